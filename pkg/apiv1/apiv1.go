@@ -1,0 +1,248 @@
+// Package apiv1 holds the wire types of the OpenCCM REST API v1: requests,
+// responses and the error body. The server, the Go client, the CLI and the
+// tests all use these types, so the contract lives in one place.
+package apiv1
+
+import "time"
+
+// Error codes of the error body.
+const (
+	CodeInvalidJSON       = "invalid_json"
+	CodeValidationFailed  = "validation_failed"
+	CodeUnauthenticated   = "unauthenticated"
+	CodeForbidden         = "forbidden"
+	CodeNotFound          = "not_found"
+	CodeConflict          = "conflict"
+	CodeTooLarge          = "too_large"
+	CodeAttestationFailed = "attestation_failed"
+	CodeRateLimited       = "rate_limited"
+	CodeInternal          = "internal"
+	CodeUnavailable       = "unavailable"
+)
+
+// ErrorBody is the body of every non-2xx response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail describes what went wrong.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	// RequestID identifies the request in the server's logs.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// List is one page of a list.
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Version is the body of GET /v1/version.
+type Version struct {
+	Version       string `json:"version"`
+	Commit        string `json:"commit,omitempty"`
+	GoVersion     string `json:"go_version"`
+	SchemaVersion int    `json:"schema_version"`
+}
+
+// Credentials is the body of POST /v1/signup and POST /v1/sessions.
+type Credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// Session is the body of a successful POST /v1/sessions.
+type Session struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// User is a user as returned by signup and GET /v1/me.
+type User struct {
+	UserID    string        `json:"user_id"`
+	Email     string        `json:"email"`
+	IsAdmin   bool          `json:"is_admin"`
+	CreatedAt time.Time     `json:"created_at"`
+	Accounts  []UserAccount `json:"accounts"`
+}
+
+// UserAccount is one of a user's accounts.
+type UserAccount struct {
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+}
+
+// CreateTokenRequest is the body of POST /v1/tokens.
+type CreateTokenRequest struct {
+	Name      string     `json:"name"`
+	AccountID string     `json:"account_id"`
+	Role      string     `json:"role"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Token is an API token. Token (the secret) is set only in the response to
+// its creation.
+type Token struct {
+	TokenID    string     `json:"token_id"`
+	Token      string     `json:"token,omitempty"`
+	Name       string     `json:"name"`
+	AccountID  string     `json:"account_id"`
+	Role       string     `json:"role"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// ApprovalPolicy is an account's rule for approval tasks.
+type ApprovalPolicy struct {
+	RequiredApprovals int  `json:"required_approvals"`
+	AllowSelfApproval bool `json:"allow_self_approval"`
+}
+
+// Account is an account.
+type Account struct {
+	AccountID              string         `json:"account_id"`
+	Name                   string         `json:"name"`
+	TrustDomain            string         `json:"trust_domain"`
+	ApprovalPolicy         ApprovalPolicy `json:"approval_policy"`
+	AzureCVMPCRPriority    []int          `json:"azure_cvm_pcr_priority"`
+	SGXAcceptedTCBStatuses []string       `json:"sgx_accepted_tcb_statuses"`
+	// Role is the caller's role in the account.
+	Role      string    `json:"role,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// CreateAccountRequest is the body of POST /v1/accounts.
+type CreateAccountRequest struct {
+	Name                   string               `json:"name"`
+	TrustDomain            *string              `json:"trust_domain,omitempty"`
+	ApprovalPolicy         *ApprovalPolicyPatch `json:"approval_policy,omitempty"`
+	AzureCVMPCRPriority    []int                `json:"azure_cvm_pcr_priority,omitempty"`
+	SGXAcceptedTCBStatuses []string             `json:"sgx_accepted_tcb_statuses,omitempty"`
+}
+
+// UpdateAccountRequest is the body of PATCH /v1/accounts/{account_id}.
+// Absent fields are left as they are.
+type UpdateAccountRequest struct {
+	Name                   *string              `json:"name,omitempty"`
+	TrustDomain            *string              `json:"trust_domain,omitempty"`
+	ApprovalPolicy         *ApprovalPolicyPatch `json:"approval_policy,omitempty"`
+	AzureCVMPCRPriority    []int                `json:"azure_cvm_pcr_priority,omitempty"`
+	SGXAcceptedTCBStatuses []string             `json:"sgx_accepted_tcb_statuses,omitempty"`
+}
+
+// ApprovalPolicyPatch changes some fields of an approval policy.
+type ApprovalPolicyPatch struct {
+	RequiredApprovals *int  `json:"required_approvals,omitempty"`
+	AllowSelfApproval *bool `json:"allow_self_approval,omitempty"`
+}
+
+// Member is a user's membership of an account.
+type Member struct {
+	UserID    string    `json:"user_id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AddMemberRequest is the body of POST /v1/accounts/{a}/members.
+type AddMemberRequest struct {
+	Email    string `json:"email"`
+	Role     string `json:"role"`
+	Password string `json:"password,omitempty"`
+}
+
+// SetRoleRequest is the body of PATCH /v1/accounts/{a}/members/{user_id}.
+type SetRoleRequest struct {
+	Role string `json:"role"`
+}
+
+// Registry is a saved registry credential. It never carries the password.
+type Registry struct {
+	RegistryID  string    `json:"registry_id"`
+	URL         string    `json:"url"`
+	Username    string    `json:"username"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// CreateRegistryRequest is the body of POST /v1/accounts/{a}/registries.
+type CreateRegistryRequest struct {
+	URL         string `json:"url"`
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	Description string `json:"description,omitempty"`
+}
+
+// UpdateRegistryRequest is the body of PATCH /v1/accounts/{a}/registries/{id}.
+type UpdateRegistryRequest struct {
+	URL         *string `json:"url,omitempty"`
+	Username    *string `json:"username,omitempty"`
+	Password    *string `json:"password,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+// CertificateSettings says whether and how attested instances get a certificate.
+type CertificateSettings struct {
+	Enabled      bool   `json:"enabled"`
+	ValidityDays int    `json:"validity_days"`
+	KeyPath      string `json:"key_path,omitempty"`
+	CertPath     string `json:"cert_path,omitempty"`
+}
+
+// CertificateSettingsPatch changes some certificate settings.
+type CertificateSettingsPatch struct {
+	Enabled      *bool   `json:"enabled,omitempty"`
+	ValidityDays *int    `json:"validity_days,omitempty"`
+	KeyPath      *string `json:"key_path,omitempty"`
+	CertPath     *string `json:"cert_path,omitempty"`
+}
+
+// App is an application.
+type App struct {
+	AppID               string              `json:"app_id"`
+	Name                string              `json:"name"`
+	Type                string              `json:"type"`
+	Description         string              `json:"description"`
+	Domains             []string            `json:"domains"`
+	ApprovedDomains     []string            `json:"approved_domains"`
+	PendingDomainTaskID string              `json:"pending_domain_task_id,omitempty"`
+	InputImageName      string              `json:"input_image_name,omitempty"`
+	OutputImageName     string              `json:"output_image_name,omitempty"`
+	Certificate         CertificateSettings `json:"certificate"`
+	Labels              map[string]string   `json:"labels"`
+	CreatedAt           time.Time           `json:"created_at"`
+	UpdatedAt           time.Time           `json:"updated_at"`
+}
+
+// CreateAppRequest is the body of POST /v1/accounts/{a}/apps.
+type CreateAppRequest struct {
+	Name            string                    `json:"name"`
+	Type            string                    `json:"type"`
+	Description     string                    `json:"description,omitempty"`
+	Domains         []string                  `json:"domains,omitempty"`
+	InputImageName  string                    `json:"input_image_name,omitempty"`
+	OutputImageName string                    `json:"output_image_name,omitempty"`
+	Certificate     *CertificateSettingsPatch `json:"certificate,omitempty"`
+	Labels          map[string]string         `json:"labels,omitempty"`
+}
+
+// UpdateAppRequest is the body of PATCH /v1/accounts/{a}/apps/{app_id}.
+// Absent fields are left as they are; labels and domains are replaced whole.
+type UpdateAppRequest struct {
+	Name            *string                   `json:"name,omitempty"`
+	Description     *string                   `json:"description,omitempty"`
+	Domains         *[]string                 `json:"domains,omitempty"`
+	InputImageName  *string                   `json:"input_image_name,omitempty"`
+	OutputImageName *string                   `json:"output_image_name,omitempty"`
+	Certificate     *CertificateSettingsPatch `json:"certificate,omitempty"`
+	Labels          *map[string]string        `json:"labels,omitempty"`
+}
