@@ -238,7 +238,9 @@ type CreateAppRequest struct {
 // UpdateAppRequest is the body of PATCH /v1/accounts/{a}/apps/{app_id}.
 // Absent fields are left as they are; labels and domains are replaced whole.
 type UpdateAppRequest struct {
-	Name            *string                   `json:"name,omitempty"`
+	Name *string `json:"name,omitempty"`
+	// Type cannot change; it is accepted only to say so clearly.
+	Type            *string                   `json:"type,omitempty"`
 	Description     *string                   `json:"description,omitempty"`
 	Domains         *[]string                 `json:"domains,omitempty"`
 	InputImageName  *string                   `json:"input_image_name,omitempty"`
