@@ -1,0 +1,294 @@
+// Package app owns applications: one workload, of one of the five app types,
+// whose releases are registered as images. It enforces the per-type rules of
+// the API (which image names a type needs), name uniqueness per account, and
+// the certificate settings attested instances receive.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/openccm/openccm/internal/errs"
+	"github.com/openccm/openccm/internal/ids"
+	"github.com/openccm/openccm/internal/store"
+	"github.com/openccm/openccm/internal/valid"
+)
+
+// Limits of the API contract.
+const (
+	MaxDomains         = 32
+	MaxValidityDays    = 825
+	DefaultValidityDay = 30
+)
+
+// Config configures a Service.
+type Config struct {
+	Store store.Store
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Service manages applications.
+type Service struct {
+	st  store.Store
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns a Service.
+func New(c Config) (*Service, error) {
+	if c.Store == nil {
+		return nil, errors.New("app: store is required")
+	}
+	s := &Service{st: c.Store, log: c.Log, now: c.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// CertificatePatch changes some certificate settings.
+type CertificatePatch struct {
+	Enabled      *bool
+	ValidityDays *int
+	KeyPath      *string
+	CertPath     *string
+}
+
+// Input is an app as a request gives it. On create, nil means the default;
+// on update, nil means unchanged.
+type Input struct {
+	Name            *string
+	Type            *string
+	Description     *string
+	Domains         *[]string
+	InputImageName  *string
+	OutputImageName *string
+	Certificate     *CertificatePatch
+	Labels          *map[string]string
+}
+
+// Create makes an app.
+func (s *Service) Create(ctx context.Context, accountID string, in Input) (*store.App, error) {
+	if in.Name == nil {
+		return nil, errs.Invalidf("name", "is required")
+	}
+	if in.Type == nil || *in.Type == "" {
+		return nil, errs.Invalidf("type", "is required")
+	}
+	t := store.AppType(*in.Type)
+	if !t.Valid() {
+		return nil, errs.Invalidf("type", "must be one of enclave_os, edp, aci, sev_snp, azure_cvm")
+	}
+	now := s.nowUTC()
+	a := &store.App{
+		ID: ids.New(), AccountID: accountID, Type: t,
+		Domains: []string{}, ApprovedDomains: []string{}, Labels: map[string]string{},
+		Certificate: store.CertificateSettings{Enabled: true, ValidityDays: DefaultValidityDay},
+		CreatedAt:   now, UpdatedAt: now,
+	}
+	in.Type = nil
+	if err := apply(a, in); err != nil {
+		return nil, err
+	}
+	if err := s.st.CreateApp(ctx, a); err != nil {
+		return nil, conflictErr(err)
+	}
+	s.log.Info("app created", "account_id", accountID, "app_id", a.ID, "type", string(a.Type))
+	return a, nil
+}
+
+// Get returns an app of the account.
+func (s *Service) Get(ctx context.Context, accountID, appID string) (*store.App, error) {
+	if !ids.Valid(appID) {
+		return nil, errs.NotFoundf("no such app")
+	}
+	a, err := s.st.GetApp(ctx, accountID, appID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errs.NotFoundf("no such app")
+	}
+	return a, err
+}
+
+// List lists an account's apps, optionally of one type.
+func (s *Service) List(ctx context.Context, accountID, appType string, pg store.Page) ([]*store.App, string, error) {
+	f := store.AppFilter{Type: store.AppType(appType)}
+	if appType != "" && !f.Type.Valid() {
+		return nil, "", errs.Invalidf("type", "must be one of enclave_os, edp, aci, sev_snp, azure_cvm")
+	}
+	rows, err := s.st.ListApps(ctx, accountID, f, pg.Plus1())
+	if err != nil {
+		return nil, "", err
+	}
+	rows, next := store.Trim(rows, pg, func(a *store.App) string { return a.ID })
+	return rows, next, nil
+}
+
+// Update changes an app. Its type cannot change.
+func (s *Service) Update(ctx context.Context, accountID, appID string, in Input) (*store.App, error) {
+	if in.Type != nil {
+		return nil, errs.Invalidf("type", "cannot be changed; create a new app")
+	}
+	var a *store.App
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if !ids.Valid(appID) {
+			return store.ErrNotFound
+		}
+		var err error
+		if a, err = tx.GetApp(ctx, accountID, appID); err != nil {
+			return err
+		}
+		if err := apply(a, in); err != nil {
+			return err
+		}
+		a.UpdatedAt = s.nowUTC()
+		return tx.UpdateApp(ctx, a)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errs.NotFoundf("no such app")
+	}
+	if err != nil {
+		return nil, conflictErr(err)
+	}
+	s.log.Info("app updated", "account_id", accountID, "app_id", a.ID)
+	return a, nil
+}
+
+// Delete removes an app. (Images arrive with a later issue; then an app with
+// images is removed only with cascade.)
+func (s *Service) Delete(ctx context.Context, accountID, appID string, cascade bool) error {
+	if !ids.Valid(appID) {
+		return errs.NotFoundf("no such app")
+	}
+	err := s.st.DeleteApp(ctx, accountID, appID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errs.NotFoundf("no such app")
+	}
+	if err == nil {
+		s.log.Info("app deleted", "account_id", accountID, "app_id", appID, "cascade", cascade)
+	}
+	return err
+}
+
+func (s *Service) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+func apply(a *store.App, in Input) error {
+	if in.Name != nil {
+		n, err := valid.Name("name", *in.Name)
+		if err != nil {
+			return err
+		}
+		a.Name = n
+	}
+	if in.Description != nil {
+		if err := valid.Text("description", *in.Description, 2000); err != nil {
+			return err
+		}
+		a.Description = *in.Description
+	}
+	if in.Domains != nil {
+		d, err := valid.DNSNames("domains", *in.Domains, MaxDomains)
+		if err != nil {
+			return err
+		}
+		a.Domains = d
+	}
+	if in.InputImageName != nil {
+		a.InputImageName = strings.TrimSpace(*in.InputImageName)
+	}
+	if in.OutputImageName != nil {
+		a.OutputImageName = strings.TrimSpace(*in.OutputImageName)
+	}
+	if err := checkImageNames(a); err != nil {
+		return err
+	}
+	if c := in.Certificate; c != nil {
+		if c.Enabled != nil {
+			a.Certificate.Enabled = *c.Enabled
+		}
+		if c.ValidityDays != nil {
+			if v := *c.ValidityDays; v < 1 || v > MaxValidityDays {
+				return errs.Invalidf("certificate.validity_days", "must be between 1 and %d", MaxValidityDays)
+			}
+			a.Certificate.ValidityDays = *c.ValidityDays
+		}
+		if c.KeyPath != nil {
+			if err := valid.AbsPath("certificate.key_path", *c.KeyPath); err != nil {
+				return err
+			}
+			a.Certificate.KeyPath = *c.KeyPath
+		}
+		if c.CertPath != nil {
+			if err := valid.AbsPath("certificate.cert_path", *c.CertPath); err != nil {
+				return err
+			}
+			a.Certificate.CertPath = *c.CertPath
+		}
+	}
+	if in.Labels != nil {
+		if err := valid.Labels("labels", *in.Labels); err != nil {
+			return err
+		}
+		a.Labels = map[string]string{}
+		for k, v := range *in.Labels {
+			a.Labels[k] = v
+		}
+	}
+	return nil
+}
+
+// checkImageNames applies the per-type rules: enclave_os needs both image
+// names, aci needs the input image name only, the other types take none.
+func checkImageNames(a *store.App) error {
+	need := map[store.AppType][2]bool{ // input, output
+		store.AppEnclaveOS: {true, true},
+		store.AppACI:       {true, false},
+	}[a.Type]
+	for i, f := range []struct {
+		field, value string
+	}{{"input_image_name", a.InputImageName}, {"output_image_name", a.OutputImageName}} {
+		switch {
+		case need[i] && f.value == "":
+			return errs.Invalidf(f.field, "is required for %s apps", a.Type)
+		case !need[i] && f.value != "":
+			return errs.Invalidf(f.field, "is not used by %s apps; leave it out", a.Type)
+		case f.value != "":
+			if err := checkRepository(f.field, f.value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkRepository accepts an image repository without tag or digest
+// (docker.io/library/nginx, registry.example.com:5000/team/app).
+func checkRepository(field, repo string) error {
+	if len(repo) > 512 {
+		return errs.Invalidf(field, "must be at most 512 characters")
+	}
+	last := repo[strings.LastIndexByte(repo, '/')+1:]
+	if strings.ContainsRune(repo, '@') || strings.ContainsRune(last, ':') {
+		return errs.Invalidf(field, "must be a repository without tag or digest (the tag is given per image)")
+	}
+	if _, err := name.NewRepository(repo); err != nil {
+		return errs.Invalidf(field, "%s", strings.TrimPrefix(fmt.Sprint(err), "repository "))
+	}
+	return nil
+}
+
+func conflictErr(err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &errs.Error{Kind: errs.Conflict, Field: "name", Msg: "an app with this name already exists in this account"}
+	}
+	return err
+}

@@ -1,0 +1,150 @@
+// Package config decodes the server's configuration file strictly (an
+// unknown key is an error) and validates it, reporting every problem at
+// once. Command-line flags override the file; see internal/cli.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written as "12h" or "90s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration such as 12h", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 12h", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Server is the configuration of `ccm server`.
+type Server struct {
+	// DataDir holds the SQLite database, the master key and the
+	// self-signed TLS certificate unless other paths are given.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the address to serve on (host:port).
+	Listen string `yaml:"listen"`
+	// Database is a postgres:// URL; empty means SQLite at DataDir/ccm.db.
+	Database string `yaml:"database"`
+	// MasterKeyFile overrides DataDir/master.key (replicas share one key).
+	MasterKeyFile string `yaml:"master_key_file"`
+	TLSCert       string `yaml:"tls_cert"`
+	TLSKey        string `yaml:"tls_key"`
+	// InsecureHTTP serves plain HTTP: local development only.
+	InsecureHTTP bool `yaml:"insecure_http"`
+	// AllowSignup lets anyone sign up, not only the first user.
+	AllowSignup bool     `yaml:"allow_signup"`
+	SessionTTL  Duration `yaml:"session_ttl"`
+	// MaxBodyBytes limits request bodies.
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	LogLevel     string `yaml:"log_level"`
+	LogFormat    string `yaml:"log_format"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Server {
+	return Server{
+		DataDir:      "ccm-data",
+		Listen:       "127.0.0.1:8443",
+		SessionTTL:   Duration(12 * time.Hour),
+		MaxBodyBytes: 8 << 20,
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+// Load decodes the YAML file at path over the defaults.
+func Load(path string) (Server, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Server{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Decode(f)
+}
+
+// Decode decodes YAML over the defaults, refusing unknown keys.
+func Decode(r io.Reader) (Server, error) {
+	c := Defaults()
+	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return c, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Server) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		add("data_dir: must not be empty")
+	}
+	if c.Listen == "" {
+		add("listen: must not be empty")
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		add("database: must be a postgres:// URL (leave it empty for SQLite in the data dir)")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		add("tls_cert and tls_key: give both or neither")
+	}
+	if c.InsecureHTTP && c.TLSCert != "" {
+		add("insecure_http: cannot be combined with tls_cert/tls_key")
+	}
+	if time.Duration(c.SessionTTL) < time.Minute || time.Duration(c.SessionTTL) > 30*24*time.Hour {
+		add("session_ttl: must be between 1m and 720h")
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
+		add("max_body_bytes: must be between 1024 and 1073741824")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log_level: must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		add("log_format: must be text or json")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// DatabasePath is the SQLite file used when Database is empty.
+func (c Server) DatabasePath() string { return filepath.Join(c.DataDir, "ccm.db") }
+
+// MasterKeyPath is the master key file in use.
+func (c Server) MasterKeyPath() string {
+	if c.MasterKeyFile != "" {
+		return c.MasterKeyFile
+	}
+	return filepath.Join(c.DataDir, "master.key")
+}

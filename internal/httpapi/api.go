@@ -1,0 +1,143 @@
+// Package httpapi serves the OpenCCM REST API v1: routing, authentication,
+// the role policy table, request decoding, and the one function that turns
+// errors into HTTP responses. Handlers are thin: the rules live in the
+// domain services.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/openccm/openccm/internal/account"
+	"github.com/openccm/openccm/internal/app"
+	"github.com/openccm/openccm/internal/errs"
+	"github.com/openccm/openccm/internal/identity"
+	"github.com/openccm/openccm/internal/registry"
+)
+
+// DefaultMaxBody is the default request body limit (8 MiB).
+const DefaultMaxBody = 8 << 20
+
+// Pinger reports whether the database is reachable and migrated.
+type Pinger interface {
+	Ping(ctx context.Context) error
+	SchemaVersion(ctx context.Context) (int, error)
+}
+
+// Config configures the API.
+type Config struct {
+	Identity   *identity.Service
+	Accounts   *account.Service
+	Registries *registry.Service
+	Apps       *app.Service
+	DB         Pinger
+	// Spec is the OpenAPI document served at /api/openapi.yaml.
+	Spec []byte
+	// Metrics is where request metrics are registered; Gatherer serves /metrics.
+	Metrics  prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	Log      *slog.Logger
+	// MaxBody limits request bodies (default 8 MiB).
+	MaxBody int64
+}
+
+// API is the HTTP handler of the REST API.
+type API struct {
+	id       *identity.Service
+	accounts *account.Service
+	regs     *registry.Service
+	apps     *app.Service
+	db       Pinger
+	spec     []byte
+	gatherer prometheus.Gatherer
+	log      *slog.Logger
+	maxBody  int64
+	metrics  *metrics
+	routes   []route
+	handler  http.Handler
+}
+
+// New builds the API.
+func New(c Config) (*API, error) {
+	if c.Identity == nil || c.Accounts == nil || c.Registries == nil || c.Apps == nil || c.DB == nil {
+		return nil, errors.New("httpapi: a service is missing")
+	}
+	a := &API{id: c.Identity, accounts: c.Accounts, regs: c.Registries, apps: c.Apps, db: c.DB,
+		spec: c.Spec, gatherer: c.Gatherer, log: c.Log, maxBody: c.MaxBody}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = DefaultMaxBody
+	}
+	reg := c.Metrics
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, a.gatherer = r, r
+	}
+	if a.gatherer == nil {
+		a.gatherer = prometheus.DefaultGatherer
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = m
+	a.routes = a.routeTable()
+	mux := http.NewServeMux()
+	methodsByPath := map[string][]string{}
+	for _, rt := range a.routes {
+		mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
+		methodsByPath[rt.pattern] = append(methodsByPath[rt.pattern], rt.method)
+	}
+	// A known path with another method gets a JSON 405, not the mux's text.
+	for p, methods := range methodsByPath {
+		allow := strings.Join(methods, ", ")
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if slices.Contains(methods, m) {
+				continue
+			}
+			mux.HandleFunc(m+" "+p, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", allow)
+				writeJSON(w, http.StatusMethodNotAllowed, errorBody("method_not_allowed", "this path accepts "+allow, r))
+			})
+		}
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errs.NotFoundf("no route matches %s %s", r.Method, r.URL.Path))
+	})
+	a.handler = a.middleware(mux)
+	return a, nil
+}
+
+// ServeHTTP serves the API.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+func (a *API) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{})
+}
+
+// Prune removes expired sessions and old sign-in failures every interval
+// until ctx ends.
+func (a *API) Prune(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := a.id.PruneExpired(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("pruning expired sessions failed", slog.Any("error", err))
+			}
+		}
+	}
+}
