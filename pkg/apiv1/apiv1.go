@@ -18,6 +18,7 @@ const (
 	CodeRateLimited       = "rate_limited"
 	CodeInternal          = "internal"
 	CodeUnavailable       = "unavailable"
+	CodeMethodNotAllowed  = "method_not_allowed"
 )
 
 // ErrorBody is the body of every non-2xx response.
