@@ -21,6 +21,7 @@ import (
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/registry"
+	"github.com/openccm/openccm/pkg/apiv1"
 )
 
 // DefaultMaxBody is the default request body limit (8 MiB).
@@ -107,7 +108,7 @@ func New(c Config) (*API, error) {
 			}
 			mux.HandleFunc(m+" "+p, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Allow", allow)
-				writeJSON(w, http.StatusMethodNotAllowed, errorBody("method_not_allowed", "this path accepts "+allow, r))
+				writeJSON(w, http.StatusMethodNotAllowed, errorBody(apiv1.CodeMethodNotAllowed, "this path accepts "+allow, r))
 			})
 		}
 	}

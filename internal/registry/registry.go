@@ -20,6 +20,7 @@ import (
 	"github.com/openccm/openccm/internal/ids"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store"
+	"github.com/openccm/openccm/internal/valid"
 )
 
 // DockerHub is the URL under which Docker Hub credentials are saved; image
@@ -192,14 +193,17 @@ func (s *Service) apply(r *store.Registry, in Input) error {
 		r.URL = u
 	}
 	if in.Username != nil {
-		if len(*in.Username) > 256 || strings.ContainsAny(*in.Username, "\x00\r\n") {
-			return errs.Invalidf("username", "must be at most 256 characters on one line")
+		if err := valid.Text("username", *in.Username, 256); err != nil {
+			return err
+		}
+		if strings.ContainsAny(*in.Username, "\r\n") {
+			return errs.Invalidf("username", "must be on one line")
 		}
 		r.Username = *in.Username
 	}
 	if in.Description != nil {
-		if len(*in.Description) > 1000 {
-			return errs.Invalidf("description", "must be at most 1000 characters")
+		if err := valid.Text("description", *in.Description, 1000); err != nil {
+			return err
 		}
 		r.Description = *in.Description
 	}

@@ -1,0 +1,230 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openccm/openccm/api"
+	"github.com/openccm/openccm/internal/account"
+	"github.com/openccm/openccm/internal/app"
+	"github.com/openccm/openccm/internal/identity"
+	"github.com/openccm/openccm/internal/password"
+	"github.com/openccm/openccm/internal/registry"
+	"github.com/openccm/openccm/internal/secret"
+	"github.com/openccm/openccm/internal/store"
+	"github.com/openccm/openccm/internal/store/sqlstore"
+)
+
+// harness is the real API on a temp SQLite store (the store "fake").
+type harness struct {
+	t    *testing.T
+	api  *API
+	st   store.Store
+	logs *bytes.Buffer
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "ccm.db"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	box, err := secret.New(bytes.Repeat([]byte{9}, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{Store: db, Log: log, PasswordParams: password.Fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, _ := account.New(account.Config{Store: db, Identity: id, Log: log})
+	regs, _ := registry.New(registry.Config{Store: db, Box: box, Log: log})
+	apps, _ := app.New(app.Config{Store: db, Log: log})
+	a, err := New(Config{Identity: id, Accounts: accts, Registries: regs, Apps: apps, DB: db, Spec: api.Spec, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, api: a, st: db, logs: logs}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %q", r.Status, r.Body)
+	}
+	return m
+}
+
+// errorOf returns the error body's code and field.
+func (r response) errorOf(t *testing.T) (code, field string) {
+	t.Helper()
+	e, ok := r.JSON(t)["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("status %d without an error body: %s", r.Status, r.Body)
+	}
+	code, _ = e["code"].(string)
+	field, _ = e["field"].(string)
+	return code, field
+}
+
+// do sends a request; body may be nil, a string (sent as is) or a value
+// (encoded as JSON).
+func (h *harness) do(method, path, token string, body any) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.api.ServeHTTP(rec, req)
+	return response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// must sends a request and fails the test unless the status is want.
+func (h *harness) must(want int, method, path, token string, body any) map[string]any {
+	h.t.Helper()
+	r := h.do(method, path, token, body)
+	if r.Status != want {
+		h.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	if len(r.Body) == 0 {
+		return nil
+	}
+	return r.JSON(h.t)
+}
+
+const testPassword = "correct horse battery staple"
+
+// signup creates the first user (or, with signup open, another) and signs in.
+func (h *harness) signupAndLogin(email string) (userID, token string) {
+	h.t.Helper()
+	u := h.must(201, "POST", "/v1/signup", "", map[string]string{"email": email, "password": testPassword})
+	return u["user_id"].(string), h.login(email)
+}
+
+func (h *harness) login(email string) string {
+	h.t.Helper()
+	s := h.must(201, "POST", "/v1/sessions", "", map[string]string{"email": email, "password": testPassword})
+	return s["token"].(string)
+}
+
+// world is a signed-up admin with an account and three more members.
+type world struct {
+	accountID          string
+	admin              string // token of the account's creator (manager)
+	tokens             map[store.Role]string
+	userIDs            map[store.Role]string
+	registryID, appID  string
+	otherAccountID     string
+	otherAdmin         string
+	otherRegistryID    string
+	otherAppID         string
+	otherMemberUserID  string
+	spareMemberUserID  string
+	spareMemberEmail   string
+	otherAccountsToken string
+}
+
+func (h *harness) newWorld() *world {
+	h.t.Helper()
+	w := &world{tokens: map[store.Role]string{}, userIDs: map[store.Role]string{}}
+	_, w.admin = h.signupAndLogin("admin@example.com")
+	w.accountID = h.must(201, "POST", "/v1/accounts", w.admin, map[string]string{"name": "acme"})["account_id"].(string)
+	base := "/v1/accounts/" + w.accountID
+	for _, role := range []store.Role{store.RoleManager, store.RoleWriter, store.RoleReader} {
+		email := string(role) + "@example.com"
+		m := h.must(201, "POST", base+"/members", w.admin, map[string]string{"email": email, "role": string(role), "password": testPassword})
+		w.userIDs[role] = m["user_id"].(string)
+		w.tokens[role] = h.login(email)
+	}
+	w.spareMemberEmail = "spare@example.com"
+	w.spareMemberUserID = h.must(201, "POST", base+"/members", w.admin,
+		map[string]string{"email": w.spareMemberEmail, "role": "reader", "password": testPassword})["user_id"].(string)
+	w.registryID = h.must(201, "POST", base+"/registries", w.admin,
+		map[string]string{"url": "registry.example.com", "username": "u", "password": "registry-pass-A"})["registry_id"].(string)
+	w.appID = h.must(201, "POST", base+"/apps", w.admin, map[string]any{"name": "app-a", "type": "sev_snp"})["app_id"].(string)
+
+	// Another account, created by the same admin but in which the role
+	// users are not members; and its own objects.
+	w.otherAccountID = h.must(201, "POST", "/v1/accounts", w.admin, map[string]string{"name": "globex"})["account_id"].(string)
+	ob := "/v1/accounts/" + w.otherAccountID
+	w.otherAdmin = w.admin
+	w.otherRegistryID = h.must(201, "POST", ob+"/registries", w.admin,
+		map[string]string{"url": "registry.example.com", "username": "u", "password": "registry-pass-B"})["registry_id"].(string)
+	w.otherAppID = h.must(201, "POST", ob+"/apps", w.admin, map[string]any{"name": "app-b", "type": "sev_snp"})["app_id"].(string)
+	w.otherMemberUserID = h.must(201, "POST", ob+"/members", w.admin,
+		map[string]string{"email": "outsider@example.com", "role": "reader", "password": testPassword})["user_id"].(string)
+	return w
+}
+
+func (h *harness) doRaw(method, path, token string, body io.Reader, contentType string) response {
+	h.t.Helper()
+	req := httptest.NewRequest(method, path, body)
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.api.ServeHTTP(rec, req)
+	return response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+func (h *harness) doWithHeader(method, path string, headers map[string]string) response {
+	h.t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.api.ServeHTTP(rec, req)
+	return response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// mustIdentityAt returns an identity service on the harness's store whose
+// clock reads now.
+func mustIdentityAt(t *testing.T, h *harness, now time.Time) *identity.Service {
+	t.Helper()
+	id, err := identity.New(identity.Config{Store: h.st, PasswordParams: password.Fast, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
