@@ -32,14 +32,21 @@ func (e *ConflictError) Error() string { return "conflict on " + e.Constraint }
 // Is makes errors.Is(err, ErrConflict) true for a *ConflictError.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// Page asks for one page of a list. Lists are ordered by ID (UUIDv7, so by
-// creation time); After is the last ID of the previous page.
+// Page asks for one page of a list. Lists are ordered by their key — the
+// object's ID (UUIDv7, so creation time); for members the user ID, for a
+// user's accounts the account ID — and After is the last key of the
+// previous page.
 type Page struct {
 	Limit int
 	After string
 }
 
 // Store is every area together, plus transactions.
+//
+// Conventions every implementation follows: Get/Update/Delete of a missing
+// row (or of another account's row) return an error wrapping ErrNotFound;
+// Create of a row whose account or user does not exist returns ErrNotFound
+// too; uniqueness violations return a *ConflictError.
 type Store interface {
 	Accounts
 	Users
@@ -102,6 +109,7 @@ type Members interface {
 // Sessions stores sign-in sessions. Only a hash of the token is kept.
 type Sessions interface {
 	CreateSession(ctx context.Context, s *Session) error
+	// GetSessionByHash returns the session even when it expired: the caller checks.
 	GetSessionByHash(ctx context.Context, hash []byte) (*Session, error)
 	DeleteSession(ctx context.Context, sessionID string) error
 	// DeleteExpiredSessions removes sessions that expired before now.
@@ -112,6 +120,7 @@ type Sessions interface {
 type Tokens interface {
 	CreateToken(ctx context.Context, t *Token) error
 	GetToken(ctx context.Context, tokenID string) (*Token, error)
+	// GetTokenByHash returns the token even when it expired: the caller checks.
 	GetTokenByHash(ctx context.Context, hash []byte) (*Token, error)
 	// ListTokens lists the tokens created by userID, and all tokens of the
 	// accounts in managedAccounts.
