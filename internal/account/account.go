@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openccm/openccm/internal/audit"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/ids"
@@ -42,16 +43,18 @@ type Patch struct {
 type Config struct {
 	Store    store.Store
 	Identity *identity.Service
+	Audit    *audit.Log
 	Log      *slog.Logger
 	Now      func() time.Time
 }
 
 // Service manages accounts and members.
 type Service struct {
-	st  store.Store
-	id  *identity.Service
-	log *slog.Logger
-	now func() time.Time
+	st    store.Store
+	id    *identity.Service
+	audit *audit.Log
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // New returns a Service.
@@ -59,7 +62,10 @@ func New(c Config) (*Service, error) {
 	if c.Store == nil || c.Identity == nil {
 		return nil, errors.New("account: store and identity are required")
 	}
-	s := &Service{st: c.Store, id: c.Identity, log: c.Log, now: c.Now}
+	s := &Service{st: c.Store, id: c.Identity, audit: c.Audit, log: c.Log, now: c.Now}
+	if s.audit == nil {
+		s.audit = audit.New(c.Now)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -122,7 +128,11 @@ func (s *Service) Create(ctx context.Context, p *identity.Principal, name string
 		if err := tx.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		return tx.AddMember(ctx, &store.Member{AccountID: a.ID, UserID: p.UserID, Role: store.RoleManager, CreatedAt: now})
+		if err := tx.AddMember(ctx, &store.Member{AccountID: a.ID, UserID: p.UserID, Role: store.RoleManager, CreatedAt: now}); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: a.ID, Action: "account.create", SubjectType: "account", SubjectID: a.ID,
+			Details: map[string]any{"name": a.Name}})
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, &errs.Error{Kind: errs.Conflict, Field: "name", Msg: "an account with this name already exists"}
@@ -155,7 +165,12 @@ func (s *Service) Update(ctx context.Context, accountID string, patch Patch) (*s
 			return err
 		}
 		a.UpdatedAt = s.nowUTC()
-		return tx.UpdateAccount(ctx, a)
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: a.ID, Action: "account.update", SubjectType: "account", SubjectID: a.ID,
+			Details: map[string]any{"name": a.Name, "trust_domain": a.TrustDomain, "approval_policy": a.ApprovalPolicy,
+				"azure_cvm_pcr_priority": a.AzureCVMPCRPriority, "sgx_accepted_tcb_statuses": a.SGXAcceptedTCBStatuses}})
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -171,7 +186,13 @@ func (s *Service) Update(ctx context.Context, accountID string, patch Patch) (*s
 
 // Delete removes an account and everything in it.
 func (s *Service) Delete(ctx context.Context, accountID string) error {
-	err := s.st.DeleteAccount(ctx, accountID)
+	// The audit log outlives the account: its last event records the deletion.
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "account.delete", SubjectType: "account", SubjectID: accountID}); err != nil {
+			return err
+		}
+		return tx.DeleteAccount(ctx, accountID)
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return errs.NotFoundf("no such account")
 	}

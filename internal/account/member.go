@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/openccm/openccm/internal/audit"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/ids"
@@ -58,7 +59,11 @@ func (s *Service) AddMember(ctx context.Context, accountID, email string, role s
 			return errs.Invalidf("password", "must be left out: the user already exists")
 		}
 		m.UserID = u.ID
-		return tx.AddMember(ctx, m)
+		if err := tx.AddMember(ctx, m); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "member.add", SubjectType: "user", SubjectID: u.ID,
+			Details: map[string]any{"email": e, "role": string(role), "new_user": password != ""}})
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errs.Conflictf("%s is already a member of this account", e)
@@ -83,8 +88,13 @@ func (s *Service) SetMemberRole(ctx context.Context, accountID, userID string, r
 				return err
 			}
 		}
+		old := m.Role
 		m.Role = role
-		return tx.SetMemberRole(ctx, accountID, userID, role)
+		if err := tx.SetMemberRole(ctx, accountID, userID, role); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "member.set_role", SubjectType: "user", SubjectID: userID,
+			Details: map[string]any{"email": m.Email, "role": string(role), "previous_role": string(old)}})
 	})
 	if err != nil {
 		return nil, memberErr(err)
@@ -105,7 +115,11 @@ func (s *Service) RemoveMember(ctx context.Context, accountID, userID string) er
 				return err
 			}
 		}
-		return tx.RemoveMember(ctx, accountID, userID)
+		if err := tx.RemoveMember(ctx, accountID, userID); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "member.remove", SubjectType: "user", SubjectID: userID,
+			Details: map[string]any{"email": m.Email, "role": string(m.Role)}})
 	})
 	if err != nil {
 		return memberErr(err)

@@ -9,13 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/openccm/openccm/internal/approval"
+	"github.com/openccm/openccm/internal/audit"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/ids"
+	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/valid"
 )
@@ -29,24 +33,30 @@ const (
 
 // Config configures a Service.
 type Config struct {
-	Store store.Store
-	Log   *slog.Logger
-	Now   func() time.Time
+	Store     store.Store
+	Approvals *approval.Service
+	Images    *image.Service
+	Audit     *audit.Log
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Service manages applications.
 type Service struct {
-	st  store.Store
-	log *slog.Logger
-	now func() time.Time
+	st     store.Store
+	tasks  *approval.Service
+	images *image.Service
+	audit  *audit.Log
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 // New returns a Service.
 func New(c Config) (*Service, error) {
-	if c.Store == nil {
-		return nil, errors.New("app: store is required")
+	if c.Store == nil || c.Approvals == nil || c.Images == nil || c.Audit == nil {
+		return nil, errors.New("app: a collaborator is missing")
 	}
-	s := &Service{st: c.Store, log: c.Log, now: c.Now}
+	s := &Service{st: c.Store, tasks: c.Approvals, images: c.Images, audit: c.Audit, log: c.Log, now: c.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -77,8 +87,8 @@ type Input struct {
 	Labels          *map[string]string
 }
 
-// Create makes an app.
-func (s *Service) Create(ctx context.Context, accountID string, in Input) (*store.App, error) {
+// Create makes an app. Its domains wait for a domain approval task.
+func (s *Service) Create(ctx context.Context, accountID, userID string, in Input) (*store.App, error) {
 	if in.Name == nil {
 		return nil, errs.Invalidf("name", "is required")
 	}
@@ -100,7 +110,23 @@ func (s *Service) Create(ctx context.Context, accountID string, in Input) (*stor
 	if err := apply(a, in); err != nil {
 		return nil, err
 	}
-	if err := s.st.CreateApp(ctx, a); err != nil {
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.CreateApp(ctx, a); err != nil {
+			return err
+		}
+		if err := s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "app.create", SubjectType: "app", SubjectID: a.ID,
+			Details: map[string]any{"name": a.Name, "type": string(a.Type), "domains": a.Domains}}); err != nil {
+			return err
+		}
+		if len(a.Domains) == 0 {
+			return nil
+		}
+		if _, err := s.tasks.OpenDomainTask(ctx, tx, a, userID, a.Domains, nil); err != nil {
+			return err
+		}
+		return tx.UpdateApp(ctx, a)
+	})
+	if err != nil {
 		return nil, conflictErr(err)
 	}
 	s.log.Info("app created", "account_id", accountID, "app_id", a.ID, "type", string(a.Type))
@@ -133,8 +159,10 @@ func (s *Service) List(ctx context.Context, accountID, appType string, pg store.
 	return rows, next, nil
 }
 
-// Update changes an app. Its type cannot change.
-func (s *Service) Update(ctx context.Context, accountID, appID string, in Input) (*store.App, error) {
+// Update changes an app. Its type cannot change. A change of domains opens
+// a domain approval task: domains removed stop being approved at once (a
+// removal only narrows trust), domains added wait for the task.
+func (s *Service) Update(ctx context.Context, accountID, appID, userID string, in Input) (*store.App, error) {
 	if in.Type != nil {
 		return nil, errs.Invalidf("type", "cannot be changed; create a new app")
 	}
@@ -147,11 +175,19 @@ func (s *Service) Update(ctx context.Context, accountID, appID string, in Input)
 		if a, err = tx.GetApp(ctx, accountID, appID); err != nil {
 			return err
 		}
+		before := append([]string(nil), a.Domains...)
 		if err := apply(a, in); err != nil {
 			return err
 		}
 		a.UpdatedAt = s.nowUTC()
-		return tx.UpdateApp(ctx, a)
+		if err := s.domainChange(ctx, tx, a, before, userID); err != nil {
+			return err
+		}
+		if err := tx.UpdateApp(ctx, a); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "app.update", SubjectType: "app", SubjectID: a.ID,
+			Details: map[string]any{"name": a.Name, "domains": a.Domains, "approved_domains": a.ApprovedDomains}})
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errs.NotFoundf("no such app")
@@ -163,13 +199,38 @@ func (s *Service) Update(ctx context.Context, accountID, appID string, in Input)
 	return a, nil
 }
 
-// Delete removes an app. (Images arrive with a later issue; then an app with
-// images is removed only with cascade.)
+// Delete removes an app. An app with images is removed only with cascade,
+// which deletes its images first.
 func (s *Service) Delete(ctx context.Context, accountID, appID string, cascade bool) error {
 	if !ids.Valid(appID) {
 		return errs.NotFoundf("no such app")
 	}
-	err := s.st.DeleteApp(ctx, accountID, appID)
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		a, err := tx.GetApp(ctx, accountID, appID)
+		if err != nil {
+			return err
+		}
+		n, err := tx.CountAppImages(ctx, accountID, appID)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			if !cascade {
+				return errs.Conflictf("the app has %d images; delete them first or use ?cascade=true", n)
+			}
+			if err := s.images.DeleteAppImages(ctx, tx, accountID, appID); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeletePendingTasksFor(ctx, accountID, "app", appID); err != nil {
+			return err
+		}
+		if err := tx.DeleteApp(ctx, accountID, appID); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "app.delete", SubjectType: "app", SubjectID: appID,
+			Details: map[string]any{"name": a.Name, "images_deleted": n}})
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return errs.NotFoundf("no such app")
 	}
@@ -177,6 +238,45 @@ func (s *Service) Delete(ctx context.Context, accountID, appID string, cascade b
 		s.log.Info("app deleted", "account_id", accountID, "app_id", appID, "cascade", cascade)
 	}
 	return err
+}
+
+// domainChange applies a change of domains: removed domains leave the
+// approved set at once, and any change that still needs approval opens a
+// domain approval task (409 while another one is pending).
+func (s *Service) domainChange(ctx context.Context, tx store.Store, a *store.App, before []string, userID string) error {
+	if slices.Equal(before, a.Domains) {
+		return nil
+	}
+	a.ApprovedDomains = keep(a.ApprovedDomains, a.Domains)
+	added := minus(a.Domains, a.ApprovedDomains)
+	removed := minus(before, a.Domains)
+	if len(added) == 0 && len(removed) == 0 {
+		return nil
+	}
+	_, err := s.tasks.OpenDomainTask(ctx, tx, a, userID, added, removed)
+	return err
+}
+
+// keep returns the elements of a that are in b, in a's order.
+func keep(a, b []string) []string {
+	out := []string{}
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// minus returns the elements of a that are not in b, in a's order.
+func minus(a, b []string) []string {
+	out := []string{}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func (s *Service) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

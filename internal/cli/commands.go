@@ -15,6 +15,12 @@ func addClientCommands(root *cobra.Command) {
 		newTokenCmd(flags),
 		newRegistryCmd(flags),
 		newAppCmd(flags),
+		newImageCmd(flags),
+		newTaskCmd(flags),
+		newAuditCmd(flags),
+		newExplainCmd(flags),
+		newSigstructCmd(flags),
+		newNitroCmd(flags),
 	} {
 		flags.register(cmd)
 		withExplain(cmd)

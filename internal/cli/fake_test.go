@@ -34,6 +34,7 @@ type fakeServer struct {
 	registries map[string][]*apiv1.Registry // account ID → registries
 	regSecrets map[string]string            // registry ID → password
 	apps       map[string][]*apiv1.App      // account ID → apps
+	images     imageState                   // images, builds, tasks, audit log: fake_images_test.go
 }
 
 type recordedRequest struct {
@@ -419,4 +420,6 @@ func (f *fakeServer) routes(mux *http.ServeMux) {
 		f.apps[a.AccountID] = slices.Delete(f.apps[a.AccountID], i, i+1)
 		w.WriteHeader(204)
 	}))
+
+	f.imageRoutes(mux, auth, inAccount, findApp)
 }

@@ -18,9 +18,15 @@ import (
 
 	"github.com/openccm/openccm/internal/account"
 	"github.com/openccm/openccm/internal/app"
+	"github.com/openccm/openccm/internal/approval"
+	"github.com/openccm/openccm/internal/attest"
+	"github.com/openccm/openccm/internal/audit"
+	"github.com/openccm/openccm/internal/core"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/identity"
+	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/registry"
+	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/pkg/apiv1"
 )
 
@@ -35,11 +41,8 @@ type Pinger interface {
 
 // Config configures the API.
 type Config struct {
-	Identity   *identity.Service
-	Accounts   *account.Service
-	Registries *registry.Service
-	Apps       *app.Service
-	DB         Pinger
+	Services *core.Services
+	DB       Pinger
 	// Spec is the OpenAPI document served at /api/openapi.yaml.
 	Spec []byte
 	// Metrics is where request metrics are registered; Gatherer serves /metrics.
@@ -56,6 +59,11 @@ type API struct {
 	accounts *account.Service
 	regs     *registry.Service
 	apps     *app.Service
+	images   *image.Service
+	tasks    *approval.Service
+	attest   *attest.Service
+	audit    *audit.Log
+	st       store.Store
 	db       Pinger
 	spec     []byte
 	gatherer prometheus.Gatherer
@@ -68,10 +76,12 @@ type API struct {
 
 // New builds the API.
 func New(c Config) (*API, error) {
-	if c.Identity == nil || c.Accounts == nil || c.Registries == nil || c.Apps == nil || c.DB == nil {
-		return nil, errors.New("httpapi: a service is missing")
+	if c.Services == nil || c.DB == nil {
+		return nil, errors.New("httpapi: services and database are required")
 	}
-	a := &API{id: c.Identity, accounts: c.Accounts, regs: c.Registries, apps: c.Apps, db: c.DB,
+	sv := c.Services
+	a := &API{id: sv.Identity, accounts: sv.Accounts, regs: sv.Registries, apps: sv.Apps, images: sv.Images,
+		tasks: sv.Tasks, attest: sv.Attest, audit: sv.Audit, st: sv.Store, db: c.DB,
 		spec: c.Spec, gatherer: c.Gatherer, log: c.Log, maxBody: c.MaxBody}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -83,6 +83,12 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 	if code, _ := r.errorOf(t); r.Status != 404 || code != "not_found" {
 		t.Fatalf("unknown route: %d %s", r.Status, r.Body)
 	}
+	for _, p := range []string{"/v1//me", "/v1/accounts//apps", "/v1/me/", "/v1/./me"} {
+		r := h.do("GET", p, "", nil)
+		if code, _ := r.errorOf(t); r.Status != 404 || code != "not_found" {
+			t.Errorf("%s: %d %s", p, r.Status, r.Body)
+		}
+	}
 	r = h.do("PUT", "/v1/me", "", nil)
 	if r.Status != 405 || r.Header.Get("Allow") != "GET" {
 		t.Fatalf("wrong method: %d Allow=%q", r.Status, r.Header.Get("Allow"))

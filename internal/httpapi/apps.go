@@ -41,7 +41,7 @@ func (a *API) createApp(w http.ResponseWriter, r *http.Request, c *call) error {
 	if req.Labels != nil {
 		in.Labels = &req.Labels
 	}
-	ap, err := a.apps.Create(r.Context(), c.accountID, in)
+	ap, err := a.apps.Create(r.Context(), c.accountID, c.principal.UserID, in)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (a *API) updateApp(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	ap, err := a.apps.Update(r.Context(), c.accountID, r.PathValue("app_id"), app.Input{
+	ap, err := a.apps.Update(r.Context(), c.accountID, r.PathValue("app_id"), c.principal.UserID, app.Input{
 		Name: req.Name, Type: req.Type, Description: req.Description, Domains: req.Domains,
 		InputImageName: req.InputImageName, OutputImageName: req.OutputImageName,
 		Certificate: certPatch(req.Certificate), Labels: req.Labels,

@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/pkg/apiv1"
 )
@@ -71,4 +74,88 @@ func list[S any, T any](rows []S, next string, conv func(S) T) apiv1.List[T] {
 		out.Items = append(out.Items, conv(r))
 	}
 	return out
+}
+
+func toImage(i *store.Image) apiv1.Image {
+	return apiv1.Image{
+		ImageID: i.ID, AppID: i.AppID, Type: string(i.Type), Platform: i.Platform, Version: i.Version,
+		Status: string(i.Status), ApprovalStatus: string(i.ApprovalStatus), Measurements: measurementsJSON(i),
+		TaskID: i.TaskID, OutputDigest: i.OutputDigest, Error: i.Error,
+		ImageSettings: apiv1.ImageSettings(i.Settings),
+		CreatedBy:     i.CreatedBy, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt,
+	}
+}
+
+// measurementsJSON renders an image's measurements as API.md lists them
+// for its type: only the fields of that type, Azure CVM PCRs under "pcrs"
+// keyed pcr0..pcr22 (an empty object when the image sets none).
+func measurementsJSON(i *store.Image) map[string]any {
+	m := i.Measurements
+	out := map[string]any{}
+	set := func(k, v string) {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	switch {
+	case i.Type == store.AppAzureCVM:
+		pcrs := map[string]string{}
+		for idx, v := range m.PCRs {
+			pcrs[fmt.Sprintf("pcr%d", idx)] = v
+		}
+		out["pcrs"] = pcrs
+	case i.Type == store.AppSEVSNP:
+		set("measurement", m.Measurement)
+		if m.VMPL != nil {
+			out["vmpl"] = *m.VMPL
+		}
+	case i.Type == store.AppACI:
+		set("policy_sha256", m.PolicySHA256)
+	case i.Platform == "sgx":
+		set("mrenclave", m.MREnclave)
+		set("mrsigner", m.MRSigner)
+		if m.ISVProdID != nil {
+			out["isvprodid"] = *m.ISVProdID
+		}
+		if m.ISVSVN != nil {
+			out["isvsvn"] = *m.ISVSVN
+		}
+		set("attributes", m.Attributes)
+		if m.MiscSelect != nil {
+			out["miscselect"] = *m.MiscSelect
+		}
+	default: // nitro: edp and enclave_os
+		set("pcr0", m.PCR0)
+		set("pcr1", m.PCR1)
+		set("pcr2", m.PCR2)
+	}
+	return out
+}
+
+func toTask(t *store.Task) apiv1.Task {
+	out := apiv1.Task{
+		TaskID: t.ID, Kind: string(t.Kind), Subject: apiv1.TaskSubject{Type: t.SubjectType, ID: t.SubjectID},
+		Status: string(t.Status), RequiredApprovals: t.RequiredApprovals, Approvals: []apiv1.TaskDecision{},
+		CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, ResolvedAt: t.ResolvedAt,
+	}
+	if t.Kind == store.TaskDomainApproval {
+		added, removed := nonNil(t.DomainsAdded), nonNil(t.DomainsRemoved)
+		out.DomainsAdded, out.DomainsRemoved = &added, &removed
+	}
+	for _, d := range t.Decisions {
+		out.Approvals = append(out.Approvals, apiv1.TaskDecision{UserID: d.UserID, Email: d.Email, Decision: string(d.Decision), Comment: d.Comment, At: d.At})
+	}
+	return out
+}
+
+func toAuditEvent(e *store.AuditEvent) apiv1.AuditEvent {
+	details := json.RawMessage(e.Details)
+	if !json.Valid(details) {
+		details = json.RawMessage("{}")
+	}
+	return apiv1.AuditEvent{
+		EventID: e.ID, Seq: e.Seq, At: e.At, Actor: apiv1.AuditActor{Type: e.ActorType, ID: e.ActorID},
+		Action: e.Action, Subject: apiv1.AuditSubject{Type: e.SubjectType, ID: e.SubjectID},
+		Outcome: e.Outcome, Details: details, PrevHash: e.PrevHash, Hash: e.Hash,
+	}
 }

@@ -8,36 +8,44 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/openccm/openccm/api"
-	"github.com/openccm/openccm/internal/account"
-	"github.com/openccm/openccm/internal/app"
+	"github.com/openccm/openccm/internal/core"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/password"
-	"github.com/openccm/openccm/internal/registry"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/store/sqlstore"
+	"github.com/openccm/openccm/internal/store/sqlstore/sqltest"
 )
 
 // harness is the real API on a temp SQLite store (the store "fake").
 type harness struct {
-	t    *testing.T
-	api  *API
-	st   store.Store
-	logs *bytes.Buffer
+	t        *testing.T
+	api      *API
+	st       store.Store
+	logs     *bytes.Buffer
+	backend  sqltest.Backend
+	database string
 }
 
+// newHarness runs the API on a temp SQLite database.
 func newHarness(t *testing.T) *harness {
+	return newHarnessOn(t, sqltest.Backend{Name: "sqlite", Driver: "sqlite", NewDatabase: sqltest.NewSQLite})
+}
+
+// newHarnessOn runs the API on a new database of the backend.
+func newHarnessOn(t *testing.T, b sqltest.Backend) *harness {
 	t.Helper()
 	ctx := context.Background()
 	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "ccm.db"), log)
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	database := b.NewDatabase(t)
+	db, err := sqlstore.Open(ctx, database, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,18 +54,27 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := identity.New(identity.Config{Store: db, Log: log, PasswordParams: password.Fast})
+	svc, err := core.New(core.Config{Store: db, Box: box, Log: log, PasswordParams: password.Fast})
 	if err != nil {
 		t.Fatal(err)
 	}
-	accts, _ := account.New(account.Config{Store: db, Identity: id, Log: log})
-	regs, _ := registry.New(registry.Config{Store: db, Box: box, Log: log})
-	apps, _ := app.New(app.Config{Store: db, Log: log})
-	a, err := New(Config{Identity: id, Accounts: accts, Registries: regs, Apps: apps, DB: db, Spec: api.Spec, Log: log})
+	a, err := New(Config{Services: svc, DB: db, Spec: api.Spec, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, api: a, st: db, logs: logs}
+	return &harness{t: t, api: a, st: db, logs: logs, backend: b, database: database}
+}
+
+// lockedWriter serialises writes to the log buffer from concurrent requests.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 type response struct {
@@ -158,6 +175,9 @@ type world struct {
 	spareMemberUserID  string
 	spareMemberEmail   string
 	otherAccountsToken string
+	// An sev_snp image of app-a with its (pending) approval task, and the same in the other account.
+	imageID, taskID           string
+	otherImageID, otherTaskID string
 }
 
 func (h *harness) newWorld() *world {
@@ -189,6 +209,10 @@ func (h *harness) newWorld() *world {
 	w.otherAppID = h.must(201, "POST", ob+"/apps", w.admin, map[string]any{"name": "app-b", "type": "sev_snp"})["app_id"].(string)
 	w.otherMemberUserID = h.must(201, "POST", ob+"/members", w.admin,
 		map[string]string{"email": "outsider@example.com", "role": "reader", "password": testPassword})["user_id"].(string)
+	img := h.must(201, "POST", base+"/apps/"+w.appID+"/images", w.admin, map[string]any{"version": "1", "measurement": strings.Repeat("11", 48)})
+	w.imageID, w.taskID = img["image_id"].(string), img["task_id"].(string)
+	img = h.must(201, "POST", ob+"/apps/"+w.otherAppID+"/images", w.admin, map[string]any{"version": "1", "measurement": strings.Repeat("11", 48)})
+	w.otherImageID, w.otherTaskID = img["image_id"].(string), img["task_id"].(string)
 	return w
 }
 
@@ -222,7 +246,7 @@ func (h *harness) doWithHeader(method, path string, headers map[string]string) r
 // clock reads now.
 func mustIdentityAt(t *testing.T, h *harness, now time.Time) *identity.Service {
 	t.Helper()
-	id, err := identity.New(identity.Config{Store: h.st, PasswordParams: password.Fast, Now: func() time.Time { return now }})
+	id, err := identity.New(identity.Config{Store: h.st, PasswordParams: password.Fast, Now: func() time.Time { return now }, Audit: h.api.audit})
 	if err != nil {
 		t.Fatal(err)
 	}

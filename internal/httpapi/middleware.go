@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"time"
@@ -115,6 +116,12 @@ func (a *API) middleware(next http.Handler) http.Handler {
 			}
 			a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 		}()
+		if p := r.URL.Path; p != "/" && (p == "" || path.Clean(p) != p) {
+			// The mux would answer an unclean path (//, /./, a trailing
+			// slash) with an HTML redirect; the API answers JSON.
+			a.writeError(sw, r, errs.NotFoundf("no route matches %s %s", r.Method, p))
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/openccm/openccm/internal/audit"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/store"
@@ -66,6 +67,13 @@ func (a *API) wrap(rt route) http.Handler {
 		if err := a.authorize(r, rt.access, c); err != nil {
 			a.writeError(w, r, err)
 			return
+		}
+		if c.principal != nil {
+			actor := audit.Actor{Type: audit.ActorUser, ID: c.principal.UserID}
+			if c.principal.Token != nil {
+				actor.TokenID = c.principal.Token.ID
+			}
+			r = r.WithContext(audit.WithActor(r.Context(), actor))
 		}
 		if err := rt.h(w, r, c); err != nil {
 			a.writeError(w, r, err)

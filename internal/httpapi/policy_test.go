@@ -36,17 +36,31 @@ var accountSamples = map[string]sample{
 	"POST /v1/accounts/{account_id}/apps":                       {body: map[string]string{"name": "new", "type": "edp"}, status: 201},
 	"GET /v1/accounts/{account_id}/apps/{app_id}":               {status: 200},
 	"PATCH /v1/accounts/{account_id}/apps/{app_id}":             {body: map[string]string{"description": "x"}, status: 200},
-	"DELETE /v1/accounts/{account_id}/apps/{app_id}":            {status: 204},
+	"DELETE /v1/accounts/{account_id}/apps/{app_id}":            {query: "?cascade=true", status: 204},
+	"POST /v1/accounts/{account_id}/apps/{app_id}/images":       {body: map[string]any{"version": "9", "measurement": strings.Repeat("77", 48)}, status: 201},
+	"GET /v1/accounts/{account_id}/apps/{app_id}/images":        {status: 200},
+	"GET /v1/accounts/{account_id}/images":                      {status: 200},
+	"GET /v1/accounts/{account_id}/images/{image_id}":           {status: 200},
+	"DELETE /v1/accounts/{account_id}/images/{image_id}":        {status: 204},
+	"GET /v1/accounts/{account_id}/images/{image_id}/build":     {status: 404}, // a ready image has no build
+	"GET /v1/accounts/{account_id}/tasks":                       {status: 200},
+	"GET /v1/accounts/{account_id}/tasks/{task_id}":             {status: 200},
+	"POST /v1/accounts/{account_id}/tasks/{task_id}/approve":    {body: map[string]string{"comment": "ok"}, status: 200},
+	"POST /v1/accounts/{account_id}/tasks/{task_id}/deny":       {body: map[string]string{"reason": "no"}, status: 200},
+	"POST /v1/accounts/{account_id}/attest/explain":             {body: map[string]any{"platform": "azure_cvm", "pcrs": map[string]string{}}, status: 200},
+	"GET /v1/accounts/{account_id}/audit":                       {status: 200},
+	"GET /v1/accounts/{account_id}/audit/verify":                {status: 200},
 }
 
 // fill puts a world's IDs into a route pattern. other selects, for object
 // IDs, the other account's objects.
 func fill(pattern string, accountID string, w *world, otherObjects bool) string {
-	reg, ap, user := w.registryID, w.appID, w.spareMemberUserID
+	reg, ap, user, img, task := w.registryID, w.appID, w.spareMemberUserID, w.imageID, w.taskID
 	if otherObjects {
-		reg, ap, user = w.otherRegistryID, w.otherAppID, w.otherMemberUserID
+		reg, ap, user, img, task = w.otherRegistryID, w.otherAppID, w.otherMemberUserID, w.otherImageID, w.otherTaskID
 	}
-	return strings.NewReplacer("{account_id}", accountID, "{registry_id}", reg, "{app_id}", ap, "{user_id}", user).Replace(pattern)
+	return strings.NewReplacer("{account_id}", accountID, "{registry_id}", reg, "{app_id}", ap, "{user_id}", user,
+		"{image_id}", img, "{task_id}", task).Replace(pattern)
 }
 
 func accountRoutes(t *testing.T, a *API) []route {
@@ -124,7 +138,8 @@ func TestOtherAccountsAreInvisible(t *testing.T) {
 			{"a missing account", fill(rt.pattern, "01a22850-0000-7000-8000-000000000000", w, true), mgr},
 			{"a malformed account id", fill(rt.pattern, "not-a-uuid", w, true), mgr},
 		}
-		if strings.Contains(rt.pattern, "{registry_id}") || strings.Contains(rt.pattern, "{app_id}") || strings.Contains(rt.pattern, "{user_id}") {
+		if strings.Contains(rt.pattern, "{registry_id}") || strings.Contains(rt.pattern, "{app_id}") || strings.Contains(rt.pattern, "{user_id}") ||
+			strings.Contains(rt.pattern, "{image_id}") || strings.Contains(rt.pattern, "{task_id}") {
 			cases = append(cases, struct{ name, path, token string }{
 				"the other account's object through this account", fill(rt.pattern, w.accountID, w, true), mgr})
 		}

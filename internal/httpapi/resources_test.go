@@ -141,6 +141,8 @@ func TestApps(t *testing.T) {
 		t.Fatalf("certificate %v", c)
 	}
 	id := a["app_id"].(string)
+	// Its domains wait for approval; approve them so that they can change again.
+	h.must(200, "POST", "/v1/accounts/"+w.accountID+"/tasks/"+a["pending_domain_task_id"].(string)+"/approve", w.admin, nil)
 	if r := h.do("POST", base, w.admin, map[string]any{"name": "payments", "type": "edp"}); r.Status != 409 {
 		t.Fatalf("duplicate name: %d", r.Status)
 	}

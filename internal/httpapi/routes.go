@@ -46,5 +46,28 @@ func (a *API) routeTable() []route {
 		{"GET", "/v1/accounts/{account_id}/apps/{app_id}", reader, a.getApp},
 		{"PATCH", "/v1/accounts/{account_id}/apps/{app_id}", writer, a.updateApp},
 		{"DELETE", "/v1/accounts/{account_id}/apps/{app_id}", writer, a.deleteApp},
+
+		// Images.
+		{"POST", "/v1/accounts/{account_id}/apps/{app_id}/images", writer, a.createImage},
+		{"GET", "/v1/accounts/{account_id}/apps/{app_id}/images", reader, a.listAppImages},
+		{"GET", "/v1/accounts/{account_id}/images", reader, a.listImages},
+		{"GET", "/v1/accounts/{account_id}/images/{image_id}", reader, a.getImage},
+		{"DELETE", "/v1/accounts/{account_id}/images/{image_id}", writer, a.deleteImage},
+		{"GET", "/v1/accounts/{account_id}/images/{image_id}/build", reader, a.imageBuild},
+		{"POST", "/v1/tools/sigstruct", signedIn, a.toolSigstruct},
+		{"POST", "/v1/tools/nitro-measurements", signedIn, a.toolNitroMeasurements},
+
+		// Approval tasks.
+		{"GET", "/v1/accounts/{account_id}/tasks", reader, a.listTasks},
+		{"GET", "/v1/accounts/{account_id}/tasks/{task_id}", reader, a.getTask},
+		{"POST", "/v1/accounts/{account_id}/tasks/{task_id}/approve", writer, a.approveTask},
+		{"POST", "/v1/accounts/{account_id}/tasks/{task_id}/deny", writer, a.denyTask},
+
+		// Image selection, explained.
+		{"POST", "/v1/accounts/{account_id}/attest/explain", reader, a.explain},
+
+		// Audit log.
+		{"GET", "/v1/accounts/{account_id}/audit", reader, a.listAudit},
+		{"GET", "/v1/accounts/{account_id}/audit/verify", reader, a.verifyAudit},
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openccm/openccm/internal/audit"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/ids"
 	"github.com/openccm/openccm/internal/password"
@@ -55,6 +56,8 @@ type Config struct {
 	// AllowSignup lets anyone sign up, not only the first user.
 	AllowSignup bool
 	LoginLimit  LoginLimit
+	// Audit records sign-ins and token changes in the accounts concerned.
+	Audit *audit.Log
 }
 
 // Service implements signup, sign-in, sessions and API tokens.
@@ -67,6 +70,7 @@ type Service struct {
 	signup    bool
 	limit     LoginLimit
 	dummyHash string
+	audit     *audit.Log
 }
 
 // New returns a Service.
@@ -75,7 +79,10 @@ func New(c Config) (*Service, error) {
 		return nil, errors.New("identity: no store")
 	}
 	s := &Service{st: c.Store, log: c.Log, now: c.Now, params: c.PasswordParams,
-		ttl: c.SessionTTL, signup: c.AllowSignup, limit: c.LoginLimit}
+		ttl: c.SessionTTL, signup: c.AllowSignup, limit: c.LoginLimit, audit: c.Audit}
+	if s.audit == nil {
+		s.audit = audit.New(c.Now)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -217,6 +224,11 @@ func (s *Service) Login(ctx context.Context, email, pw, addr string) (string, *s
 		if err := errors.Join(s.st.RecordLoginFailure(ctx, userKey, now), s.st.RecordLoginFailure(ctx, addrKey, now)); err != nil {
 			return "", nil, err
 		}
+		if u != nil {
+			if err := s.auditSignIn(ctx, u.ID, "", audit.Failure, addr); err != nil {
+				return "", nil, err
+			}
+		}
 		s.log.Warn("sign-in failed", "address", addr)
 		return "", nil, errs.E(errs.Unauthenticated, "wrong email or password")
 	}
@@ -230,6 +242,9 @@ func (s *Service) Login(ctx context.Context, email, pw, addr string) (string, *s
 	now := s.nowUTC()
 	sess := &store.Session{ID: ids.New(), UserID: u.ID, TokenHash: hashed, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}
 	if err := s.st.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	if err := s.auditSignIn(ctx, u.ID, sess.ID, audit.Success, addr); err != nil {
 		return "", nil, err
 	}
 	s.log.Info("user signed in", "user_id", u.ID, "session_id", sess.ID)
@@ -364,7 +379,14 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, name, accountID
 	}
 	t := &store.Token{ID: ids.New(), Name: name, UserID: p.UserID, AccountID: accountID, Role: role,
 		TokenHash: hashed, CreatedAt: now, ExpiresAt: expiresAt}
-	if err := s.st.CreateToken(ctx, t); err != nil {
+	err = s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "token.create", SubjectType: "token", SubjectID: t.ID,
+			Details: map[string]any{"name": name, "role": string(role)}})
+	})
+	if err != nil {
 		return "", nil, err
 	}
 	s.log.Info("api token created", "token_id", t.ID, "account_id", accountID, "role", string(role))
@@ -411,7 +433,14 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, tokenID string)
 	if !allowed {
 		return notFound
 	}
-	if err := s.st.DeleteToken(ctx, tokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.DeleteToken(ctx, tokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: t.AccountID, Action: "token.revoke", SubjectType: "token", SubjectID: t.ID,
+			Details: map[string]any{"name": t.Name}})
+	})
+	if err != nil {
 		return err
 	}
 	s.log.Info("api token revoked", "token_id", tokenID, "account_id", t.AccountID)
@@ -461,6 +490,24 @@ func (s *Service) managedAccounts(ctx context.Context, userID string) ([]string,
 		}
 		pg.After = rows[len(rows)-1].Account.ID
 	}
+}
+
+// auditSignIn records a sign-in (or a failed one) in every account of the user.
+func (s *Service) auditSignIn(ctx context.Context, userID, sessionID, outcome, addr string) error {
+	accounts, _, err := s.Accounts(ctx, &Principal{UserID: userID}, store.Page{Limit: store.MaxPageLimit})
+	if err != nil {
+		return err
+	}
+	actor := audit.Actor{Type: audit.ActorUser, ID: userID}
+	return s.st.WithTx(ctx, func(tx store.Store) error {
+		for _, ua := range accounts {
+			if err := s.audit.Append(ctx, tx, audit.Event{AccountID: ua.Account.ID, Action: "session.create", SubjectType: "user",
+				SubjectID: userID, Outcome: outcome, Actor: &actor, Details: map[string]any{"session_id": sessionID, "address": addr}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // PruneExpired removes expired sessions and old login failures.

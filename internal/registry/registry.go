@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/openccm/openccm/internal/audit"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/ids"
 	"github.com/openccm/openccm/internal/secret"
@@ -31,16 +32,18 @@ const DockerHub = "docker.io"
 type Config struct {
 	Store store.Store
 	Box   *secret.Box
+	Audit *audit.Log
 	Log   *slog.Logger
 	Now   func() time.Time
 }
 
 // Service manages saved registries.
 type Service struct {
-	st  store.Store
-	box *secret.Box
-	log *slog.Logger
-	now func() time.Time
+	st    store.Store
+	box   *secret.Box
+	audit *audit.Log
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // New returns a Service.
@@ -48,7 +51,10 @@ func New(c Config) (*Service, error) {
 	if c.Store == nil || c.Box == nil {
 		return nil, errors.New("registry: store and secret box are required")
 	}
-	s := &Service{st: c.Store, box: c.Box, log: c.Log, now: c.Now}
+	s := &Service{st: c.Store, box: c.Box, audit: c.Audit, log: c.Log, now: c.Now}
+	if s.audit == nil {
+		s.audit = audit.New(c.Now)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -82,7 +88,13 @@ func (s *Service) Create(ctx context.Context, accountID string, in Input) (*stor
 	if err := s.apply(r, in); err != nil {
 		return nil, err
 	}
-	if err := s.st.CreateRegistry(ctx, r); err != nil {
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.CreateRegistry(ctx, r); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, s.event("registry.create", r, true))
+	})
+	if err != nil {
 		return nil, conflictErr(err)
 	}
 	s.log.Info("registry saved", "account_id", accountID, "registry_id", r.ID, "url", r.URL)
@@ -131,7 +143,10 @@ func (s *Service) Update(ctx context.Context, accountID, registryID string, in I
 			return err
 		}
 		r.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		return tx.UpdateRegistry(ctx, r)
+		if err := tx.UpdateRegistry(ctx, r); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, s.event("registry.update", r, in.Password != nil))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errs.NotFoundf("no such registry")
@@ -145,17 +160,31 @@ func (s *Service) Update(ctx context.Context, accountID, registryID string, in I
 
 // Delete removes a saved registry.
 func (s *Service) Delete(ctx context.Context, accountID, registryID string) error {
-	if _, err := s.Get(ctx, accountID, registryID); err != nil {
+	r, err := s.Get(ctx, accountID, registryID)
+	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteRegistry(ctx, accountID, registryID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errs.NotFoundf("no such registry")
+	err = s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.DeleteRegistry(ctx, accountID, registryID); err != nil {
+			return err
 		}
+		return s.audit.Append(ctx, tx, s.event("registry.delete", r, false))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errs.NotFoundf("no such registry")
+	}
+	if err != nil {
 		return err
 	}
 	s.log.Info("registry deleted", "account_id", accountID, "registry_id", registryID)
 	return nil
+}
+
+// event describes a registry change for the audit log: never the password,
+// only whether it changed.
+func (s *Service) event(action string, r *store.Registry, passwordSet bool) audit.Event {
+	return audit.Event{AccountID: r.AccountID, Action: action, SubjectType: "registry", SubjectID: r.ID,
+		Details: map[string]any{"url": r.URL, "username": r.Username, "password_set": passwordSet}}
 }
 
 // Match returns the saved registry whose URL is the registry host of image.

@@ -20,13 +20,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openccm/openccm/api"
-	"github.com/openccm/openccm/internal/account"
-	"github.com/openccm/openccm/internal/app"
 	"github.com/openccm/openccm/internal/buildinfo"
 	"github.com/openccm/openccm/internal/config"
+	"github.com/openccm/openccm/internal/core"
 	"github.com/openccm/openccm/internal/httpapi"
-	"github.com/openccm/openccm/internal/identity"
-	"github.com/openccm/openccm/internal/registry"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store/sqlstore"
 )
@@ -59,28 +56,15 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 	}
 	defer db.Close()
 
-	ids, err := identity.New(identity.Config{Store: db, Log: log, SessionTTL: time.Duration(cfg.SessionTTL), AllowSignup: cfg.AllowSignup})
-	if err != nil {
-		return err
-	}
-	accounts, err := account.New(account.Config{Store: db, Identity: ids, Log: log})
-	if err != nil {
-		return err
-	}
-	regs, err := registry.New(registry.Config{Store: db, Box: box, Log: log})
-	if err != nil {
-		return err
-	}
-	apps, err := app.New(app.Config{Store: db, Log: log})
+	svc, err := core.New(core.Config{Store: db, Box: box, Log: log,
+		SessionTTL: time.Duration(cfg.SessionTTL), AllowSignup: cfg.AllowSignup})
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler, err := httpapi.New(httpapi.Config{
-		Identity: ids, Accounts: accounts, Registries: regs, Apps: apps, DB: db,
-		Spec: api.Spec, Metrics: reg, Gatherer: reg, Log: log, MaxBody: cfg.MaxBodyBytes,
-	})
+	handler, err := httpapi.New(httpapi.Config{Services: svc, DB: db, Spec: api.Spec,
+		Metrics: reg, Gatherer: reg, Log: log, MaxBody: cfg.MaxBodyBytes})
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,10 @@ type Store interface {
 	LoginFailures
 	Registries
 	Apps
+	Images
+	Tasks
+	Jobs
+	Audit
 	// WithTx runs fn in one transaction: fn's writes all commit or none do.
 	// fn must use the Store it is given, not the outer one.
 	WithTx(ctx context.Context, fn func(Store) error) error

@@ -108,3 +108,40 @@ func FuzzDNSName(f *testing.F) {
 		}
 	})
 }
+
+func TestHex(t *testing.T) {
+	ok := map[string]string{"0xABCD": "abcd", "abcd": "abcd", " 0XaBcD ": "abcd"}
+	for in, want := range ok {
+		if got, err := Hex("f", in, 2); err != nil || got != want {
+			t.Errorf("Hex(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "0x", "abc", "abcdef", "zzzz", "0xab cd", "ab\x00d"} {
+		if _, err := Hex("pcrs.pcr3", in, 2); err == nil {
+			t.Errorf("Hex(%q) accepted", in)
+		} else if e := err.(*errs.Error); e.Field != "pcrs.pcr3" {
+			t.Errorf("Hex(%q) field %q", in, e.Field)
+		}
+	}
+}
+
+func FuzzHex(f *testing.F) {
+	for _, s := range []string{"0xABCD", "abcd", "zz", ""} {
+		f.Add(s, 2)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 0 || n > 64 {
+			return
+		}
+		h, err := Hex("f", s, n)
+		if err != nil {
+			return
+		}
+		if len(h) != 2*n || strings.ToLower(h) != h {
+			t.Fatalf("Hex(%q, %d) = %q", s, n, h)
+		}
+		if h2, err := Hex("f", "0X"+strings.ToUpper(h), n); err != nil || h2 != h {
+			t.Fatalf("not stable: %q -> %q", h, h2)
+		}
+	})
+}

@@ -3,7 +3,10 @@
 // tests all use these types, so the contract lives in one place.
 package apiv1
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Error codes of the error body.
 const (
@@ -248,4 +251,227 @@ type UpdateAppRequest struct {
 	OutputImageName *string                   `json:"output_image_name,omitempty"`
 	Certificate     *CertificateSettingsPatch `json:"certificate,omitempty"`
 	Labels          *map[string]string        `json:"labels,omitempty"`
+}
+
+// RegistryCredentials are inline registry credentials. They are stored
+// encrypted and never returned.
+type RegistryCredentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// CreateImageRequest is the body of POST /v1/accounts/{a}/apps/{app_id}/images.
+// Which fields apply depends on the app's type (see API.md); a field that
+// does not apply is rejected.
+type CreateImageRequest struct {
+	Version  string `json:"version,omitempty"`
+	Platform string `json:"platform,omitempty"`
+	// edp + sgx: a SIGSTRUCT (base64), or the values by hand.
+	Sigstruct string `json:"sigstruct,omitempty"`
+	MREnclave string `json:"mrenclave,omitempty"`
+	MRSigner  string `json:"mrsigner,omitempty"`
+	ISVProdID *int   `json:"isvprodid,omitempty"`
+	ISVSVN    *int   `json:"isvsvn,omitempty"`
+	// edp + nitro: nitro-cli's measurement JSON, or the PCRs by hand.
+	MeasurementJSON string `json:"measurement_json,omitempty"`
+	PCR0            string `json:"pcr0,omitempty"`
+	PCR1            string `json:"pcr1,omitempty"`
+	PCR2            string `json:"pcr2,omitempty"`
+	// enclave_os
+	InputTag                     string               `json:"input_tag,omitempty"`
+	OutputTag                    string               `json:"output_tag,omitempty"`
+	InputRegistryID              *string              `json:"input_registry_id,omitempty"`
+	OutputRegistryID             *string              `json:"output_registry_id,omitempty"`
+	OutputCredentials            *RegistryCredentials `json:"output_credentials,omitempty"`
+	UseInputCredentialsForOutput bool                 `json:"use_input_credentials_for_output,omitempty"`
+	MemoryMiB                    *int                 `json:"memory_mib,omitempty"`
+	FilePersistence              *bool                `json:"file_persistence,omitempty"`
+	// enclave_os and aci
+	CPUCount *int `json:"cpu_count,omitempty"`
+	// aci
+	Tag                     string               `json:"tag,omitempty"`
+	RegistryID              *string              `json:"registry_id,omitempty"`
+	Credentials             *RegistryCredentials `json:"credentials,omitempty"`
+	WaitForNodeRegistration *bool                `json:"wait_for_node_registration,omitempty"`
+	MemoryGB                *float64             `json:"memory_gb,omitempty"`
+	// sev_snp
+	Measurement string `json:"measurement,omitempty"`
+	VMPL        *int   `json:"vmpl,omitempty"`
+	// sev_snp and azure_cvm: none (default), ignored, required.
+	GPU string `json:"gpu,omitempty"`
+	// azure_cvm: "pcr0".."pcr22" → SHA-256 hex.
+	PCRs map[string]string `json:"pcrs,omitempty"`
+}
+
+// ImageSettings are the options an image was created with.
+type ImageSettings struct {
+	InputTag                     string  `json:"input_tag,omitempty"`
+	OutputTag                    string  `json:"output_tag,omitempty"`
+	InputRegistryID              string  `json:"input_registry_id,omitempty"`
+	OutputRegistryID             string  `json:"output_registry_id,omitempty"`
+	UseInputCredentialsForOutput bool    `json:"use_input_credentials_for_output,omitempty"`
+	MemoryMiB                    int     `json:"memory_mib,omitempty"`
+	FilePersistence              *bool   `json:"file_persistence,omitempty"`
+	CPUCount                     int     `json:"cpu_count,omitempty"`
+	Tag                          string  `json:"tag,omitempty"`
+	RegistryID                   string  `json:"registry_id,omitempty"`
+	WaitForNodeRegistration      *bool   `json:"wait_for_node_registration,omitempty"`
+	MemoryGB                     float64 `json:"memory_gb,omitempty"`
+	GPU                          string  `json:"gpu,omitempty"`
+	HasInlineCredentials         bool    `json:"has_inline_credentials,omitempty"`
+}
+
+// Image is one release of an app. The settings it was created with are
+// top-level fields.
+type Image struct {
+	ImageID        string         `json:"image_id"`
+	AppID          string         `json:"app_id"`
+	Type           string         `json:"type"`
+	Platform       string         `json:"platform"`
+	Version        string         `json:"version"`
+	Status         string         `json:"status"`
+	ApprovalStatus string         `json:"approval_status"`
+	Measurements   map[string]any `json:"measurements"`
+	TaskID         string         `json:"task_id,omitempty"`
+	OutputDigest   string         `json:"output_digest,omitempty"`
+	Error          string         `json:"error,omitempty"`
+	ImageSettings
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Build is the state of an image's build job.
+type Build struct {
+	JobID     string    `json:"job_id"`
+	ImageID   string    `json:"image_id"`
+	Kind      string    `json:"kind"`
+	Status    string    `json:"status"`
+	Progress  int       `json:"progress"`
+	Log       []string  `json:"log"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SigstructInfo is the body of POST /v1/tools/sigstruct's answer.
+type SigstructInfo struct {
+	MREnclave  string `json:"mrenclave"`
+	MRSigner   string `json:"mrsigner"`
+	ISVProdID  int    `json:"isvprodid"`
+	ISVSVN     int    `json:"isvsvn"`
+	Attributes string `json:"attributes"`
+	MiscSelect int64  `json:"miscselect"`
+	Date       string `json:"date"`
+	Vendor     int64  `json:"vendor"`
+	Debug      bool   `json:"debug"`
+}
+
+// SigstructRequest is the body of POST /v1/tools/sigstruct.
+type SigstructRequest struct {
+	Sigstruct string `json:"sigstruct"`
+}
+
+// NitroMeasurementsRequest is the body of POST /v1/tools/nitro-measurements.
+type NitroMeasurementsRequest struct {
+	MeasurementJSON string `json:"measurement_json"`
+}
+
+// NitroMeasurements is the answer of POST /v1/tools/nitro-measurements.
+type NitroMeasurements struct {
+	PCR0 string `json:"pcr0"`
+	PCR1 string `json:"pcr1"`
+	PCR2 string `json:"pcr2"`
+	PCR8 string `json:"pcr8,omitempty"`
+}
+
+// TaskSubject names what a task decides on.
+type TaskSubject struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// TaskDecision is one user's decision on a task.
+type TaskDecision struct {
+	UserID   string    `json:"user_id"`
+	Email    string    `json:"email"`
+	Decision string    `json:"decision"`
+	Comment  string    `json:"comment"`
+	At       time.Time `json:"at"`
+}
+
+// Task is an approval task.
+type Task struct {
+	TaskID            string         `json:"task_id"`
+	Kind              string         `json:"kind"`
+	Subject           TaskSubject    `json:"subject"`
+	Status            string         `json:"status"`
+	RequiredApprovals int            `json:"required_approvals"`
+	Approvals         []TaskDecision `json:"approvals"`
+	// DomainsAdded and DomainsRemoved are set on domain approval tasks only.
+	DomainsAdded   *[]string  `json:"domains_added,omitempty"`
+	DomainsRemoved *[]string  `json:"domains_removed,omitempty"`
+	CreatedBy      string     `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
+}
+
+// ApproveRequest is the body of POST …/tasks/{task_id}/approve.
+type ApproveRequest struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// DenyRequest is the body of POST …/tasks/{task_id}/deny.
+type DenyRequest struct {
+	Reason string `json:"reason"`
+}
+
+// AuditActor is who did something.
+type AuditActor struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// AuditSubject is what was acted on.
+type AuditSubject struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// AuditEvent is one event of an account's audit log.
+type AuditEvent struct {
+	EventID  string          `json:"event_id"`
+	Seq      int64           `json:"seq"`
+	At       time.Time       `json:"at"`
+	Actor    AuditActor      `json:"actor"`
+	Action   string          `json:"action"`
+	Subject  AuditSubject    `json:"subject"`
+	Outcome  string          `json:"outcome"`
+	Details  json.RawMessage `json:"details"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+// AuditVerification is the answer of GET /v1/accounts/{a}/audit/verify.
+type AuditVerification struct {
+	OK              bool   `json:"ok"`
+	Events          int    `json:"events"`
+	FirstBadEventID string `json:"first_bad_event_id,omitempty"`
+	FirstBadSeq     int64  `json:"first_bad_seq,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+// ExplainRequest is the body of POST /v1/accounts/{a}/attest/explain.
+type ExplainRequest struct {
+	Platform     string            `json:"platform"`
+	AppID        string            `json:"app_id,omitempty"`
+	PCRs         map[string]string `json:"pcrs,omitempty"`
+	Measurements map[string]any    `json:"measurements,omitempty"`
+}
+
+// Explanation is the answer of POST /v1/accounts/{a}/attest/explain.
+type Explanation struct {
+	SelectedImageID *string  `json:"selected_image_id"`
+	Result          string   `json:"result"`
+	Steps           []string `json:"steps"`
 }

@@ -34,6 +34,18 @@ var uniqueRules = []uniqueRule{
 	{"registries.url", "registries_account_url_key", "registries.account_id, registries.url"},
 	{"apps.id", "apps_pkey", "apps.id"},
 	{"apps.name", "apps_account_name_key", "apps.account_id, apps.name"},
+	// (account_id, id) is unique because id is; the rule exists as the
+	// parent key of a foreign key, and a duplicate ID may be reported on it.
+	{"apps.id", "apps_account_id_key", "apps.account_id, apps.id"},
+	{"images.id", "images_pkey", "images.id"},
+	{"images.id", "images_account_id_key", "images.account_id, images.id"},
+	{"images.version", "images_app_version_key", "images.app_id, images.version"},
+	{"images.measurement_key", "images_account_measurement_key_key", "images.account_id, images.measurement_key"},
+	{"jobs.id", "jobs_pkey", "jobs.id"},
+	{"tasks.id", "tasks_pkey", "tasks.id"},
+	{"task_decisions.user", "task_decisions_task_user_key", "task_decisions.task_id, task_decisions.user_id"},
+	{"audit_events.id", "audit_events_pkey", "audit_events.id"},
+	{"audit_events.seq", "audit_events_account_seq_key", "audit_events.account_id, audit_events.seq"},
 }
 
 // mapError turns the drivers' constraint errors into the store's:

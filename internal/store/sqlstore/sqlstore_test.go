@@ -1,13 +1,9 @@
 package sqlstore_test
 
 import (
-	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,66 +13,13 @@ import (
 
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/store/sqlstore"
+	"github.com/openccm/openccm/internal/store/sqlstore/sqltest"
 	"github.com/openccm/openccm/internal/store/storetest"
 )
 
-// backend makes empty databases of one dialect for tests.
-type backend struct {
-	name string
-	// driver is the database/sql driver for raw access to a database.
-	driver string
-	// newDatabase returns the name of a new, empty database, removed when
-	// t ends.
-	newDatabase func(t *testing.T) string
-}
+type backend = sqltest.Backend
 
-func backends(t *testing.T) []backend {
-	bs := []backend{{name: "sqlite", driver: "sqlite", newDatabase: newSQLiteDatabase}}
-	if dsn := os.Getenv("CCM_TEST_POSTGRES"); dsn != "" {
-		bs = append(bs, backend{name: "postgres", driver: "pgx", newDatabase: func(t *testing.T) string {
-			return newPostgresDatabase(t, dsn)
-		}})
-	} else if os.Getenv("CCM_REQUIRE_POSTGRES") == "1" {
-		t.Error("CCM_REQUIRE_POSTGRES=1 but CCM_TEST_POSTGRES is not set")
-	} else {
-		t.Log("CCM_TEST_POSTGRES is not set: skipping PostgreSQL")
-	}
-	return bs
-}
-
-func newSQLiteDatabase(t *testing.T) string {
-	return filepath.Join(t.TempDir(), "ccm.db")
-}
-
-// newPostgresDatabase creates a schema of its own in the database of dsn
-// and returns dsn with search_path set to it.
-func newPostgresDatabase(t *testing.T, dsn string) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "ccmtest_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("creating a test schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping the test schema: %v", err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func backends(t *testing.T) []backend { return sqltest.Backends(t) }
 
 func open(t *testing.T, database string) *sqlstore.DB {
 	t.Helper()
@@ -89,21 +32,13 @@ func open(t *testing.T, database string) *sqlstore.DB {
 }
 
 // raw opens the database without sqlstore, to poke at it.
-func raw(t *testing.T, b backend, database string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(b.driver, database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func raw(t *testing.T, b backend, database string) *sql.DB { return sqltest.Raw(t, b, database) }
 
 func TestConformance(t *testing.T) {
 	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) store.Store {
-				return open(t, b.newDatabase(t))
+				return open(t, b.NewDatabase(t))
 			})
 		})
 	}
@@ -111,15 +46,15 @@ func TestConformance(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			t.Run("reports its dialect", func(t *testing.T) {
-				if got := open(t, b.newDatabase(t)).Dialect(); got != b.name {
-					t.Fatalf("Dialect() = %q, want %q", got, b.name)
+				if got := open(t, b.NewDatabase(t)).Dialect(); got != b.Name {
+					t.Fatalf("Dialect() = %q, want %q", got, b.Name)
 				}
 			})
 
 			t.Run("reopening keeps the data and applies no migration twice", func(t *testing.T) {
-				database := b.newDatabase(t)
+				database := b.NewDatabase(t)
 				db := open(t, database)
 				v1, err := db.SchemaVersion(t.Context())
 				if err != nil {
@@ -153,7 +88,7 @@ func TestOpen(t *testing.T) {
 			})
 
 			t.Run("refuses a schema newer than the binary", func(t *testing.T) {
-				database := b.newDatabase(t)
+				database := b.NewDatabase(t)
 				db := open(t, database)
 				if _, err := raw(t, b, database).ExecContext(t.Context(),
 					"INSERT INTO schema_migrations (version, applied_at) VALUES (9999, "+nowSQL(b)+")"); err != nil {
@@ -173,7 +108,7 @@ func TestOpen(t *testing.T) {
 			})
 
 			t.Run("concurrent opens of a new database migrate it once", func(t *testing.T) {
-				database := b.newDatabase(t)
+				database := b.NewDatabase(t)
 				var wg sync.WaitGroup
 				errs := make([]error, 4)
 				for i := range errs {
@@ -196,7 +131,7 @@ func TestOpen(t *testing.T) {
 }
 
 func nowSQL(b backend) string {
-	if b.name == "postgres" {
+	if b.Name == "postgres" {
 		return "now()"
 	}
 	return "'2025-01-01T00:00:00.000000Z'"
@@ -230,7 +165,7 @@ func TestSQLiteFile(t *testing.T) {
 	})
 
 	t.Run("concurrent writers on one file never fail with SQLITE_BUSY", func(t *testing.T) {
-		path := newSQLiteDatabase(t)
+		path := sqltest.NewSQLite(t)
 		// Two handles on one file behave like two processes: only SQLite's
 		// file locks keep them apart.
 		dbs := []*sqlstore.DB{open(t, path), open(t, path)}

@@ -140,3 +140,64 @@ func blob(b []byte) []byte {
 	}
 	return b
 }
+
+// jsonObject is the JSON text stored for a struct such as
+// store.Measurements. Unlike lists of strings, a struct can fail to
+// marshal (a NaN float), so the error is returned.
+func jsonObject(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encoding %T: %w", v, err)
+	}
+	return string(b), nil
+}
+
+// objectScan scans a JSON object column into a struct: it reads back what
+// encoding/json gives, so an omitempty field stored empty reads back as
+// its zero value (an empty map as nil).
+type objectScan[T any] struct{ dst *T }
+
+func (s objectScan[T]) Scan(src any) error {
+	var v T
+	if err := unmarshalColumn(src, &v); err != nil {
+		return err
+	}
+	*s.dst = v
+	return nil
+}
+
+// nullText stores s in a nullable text column: "" is NULL, so that a
+// UNIQUE constraint on the column ignores the rows that have no value.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullTextScan scans a nullable text column; NULL is "".
+type nullTextScan struct{ dst *string }
+
+func (s nullTextScan) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.dst = ""
+	case string:
+		*s.dst = v
+	case []byte:
+		*s.dst = string(v)
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T as text", src)
+	}
+	return nil
+}
+
+// nullBlob stores b in a nullable binary column: empty is NULL, which
+// reads back as nil on both dialects (an empty non-NULL value reads back
+// as nil from SQLite but as []byte{} from PostgreSQL).
+func nullBlob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}

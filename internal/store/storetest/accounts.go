@@ -53,6 +53,10 @@ func testAccounts(t *testing.T, open func(t *testing.T) store.Store) {
 		wantConflict(t, f.s.CreateApp(f.ctx, &store.App{ID: app.ID, AccountID: a.ID, Name: "other", Type: store.AppEDP, CreatedAt: t0, UpdatedAt: t0}), "apps.id")
 		r := f.registry(a, "https://r.example.com")
 		wantConflict(t, f.s.CreateRegistry(f.ctx, &store.Registry{ID: r.ID, AccountID: a.ID, URL: "https://other.example.com", CreatedAt: t0, UpdatedAt: t0}), "registries.id")
+		img := f.image(app, "1")
+		wantConflict(t, f.s.CreateImage(f.ctx, &store.Image{ID: img.ID, AccountID: a.ID, AppID: app.ID, Type: store.AppEDP, Version: "2", CreatedAt: t0, UpdatedAt: t0}), "images.id")
+		j := f.job(img, t0)
+		wantConflict(t, f.s.CreateJob(f.ctx, &store.Job{ID: j.ID, AccountID: a.ID, ImageID: img.ID, CreatedAt: t0, UpdatedAt: t0}), "jobs.id")
 	})
 
 	t.Run("an update replaces the mutable fields and keeps the creation time", func(t *testing.T) {

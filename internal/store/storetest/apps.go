@@ -234,7 +234,7 @@ func testApps(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 func testDeleteAccount(t *testing.T, open func(t *testing.T) store.Store) {
-	t.Run("removes the account's members, tokens, registries and apps and keeps the rest", func(t *testing.T) {
+	t.Run("removes the account's members, tokens, registries, apps, images, jobs and tasks and keeps the rest", func(t *testing.T) {
 		f := newFixture(t, open)
 		a, b := f.account("acme"), f.account("globex")
 		ada := f.user("ada@example.com")
@@ -243,6 +243,13 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) store.Store) {
 		tokA, tokB := f.token(a, ada), f.token(b, ada)
 		regA, regB := f.registry(a, "https://r.example.com"), f.registry(b, "https://r.example.com")
 		appA, appB := f.app(a, "payments", store.AppEDP), f.app(b, "payments", store.AppEDP)
+		imgA, imgB := f.image(appA, "1"), f.image(appB, "1")
+		f.job(imgA, t0)
+		jobB := f.job(imgB, t0)
+		taskA, taskB := f.task(a, "image", imgA.ID), f.task(b, "image", imgB.ID)
+		f.decide(taskA, ada, store.DecisionApprove, t0)
+		taskB.Decisions = []store.TaskDecision{f.decide(taskB, ada, store.DecisionApprove, t0)}
+		auditA := f.audit(a.ID, 1)
 
 		mustOK(t, f.s.DeleteAccount(f.ctx, a.ID))
 
@@ -253,6 +260,12 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) store.Store) {
 		_, err = f.s.GetRegistry(f.ctx, a.ID, regA.ID)
 		wantNotFound(t, err)
 		_, err = f.s.GetApp(f.ctx, a.ID, appA.ID)
+		wantNotFound(t, err)
+		_, err = f.s.GetImage(f.ctx, a.ID, imgA.ID)
+		wantNotFound(t, err)
+		_, err = f.s.GetJobForImage(f.ctx, a.ID, imgA.ID)
+		wantNotFound(t, err)
+		_, err = f.s.GetTask(f.ctx, a.ID, taskA.ID)
 		wantNotFound(t, err)
 		uas, err := f.s.ListUserAccounts(f.ctx, ada.ID, store.Page{})
 		mustOK(t, err)
@@ -270,6 +283,19 @@ func testDeleteAccount(t *testing.T, open func(t *testing.T) store.Store) {
 		mustOK(t, err)
 		_, err = f.s.GetApp(f.ctx, b.ID, appB.ID)
 		mustOK(t, err)
+		got, err := f.s.GetImage(f.ctx, b.ID, imgB.ID)
+		mustOK(t, err)
+		wantEqual(t, got, imgB)
+		gotJob, err := f.s.GetJobForImage(f.ctx, b.ID, imgB.ID)
+		mustOK(t, err)
+		wantEqual(t, gotJob, jobB)
+		gotTask, err := f.s.GetTask(f.ctx, b.ID, taskB.ID)
+		mustOK(t, err)
+		wantEqual(t, gotTask, taskB)
+		// The audit log is history: it outlives the account.
+		last, err := f.s.LastAudit(f.ctx, a.ID)
+		mustOK(t, err)
+		wantEqual(t, last, auditA)
 
 		// The freed names can be used again.
 		f.account("acme")

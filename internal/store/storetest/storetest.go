@@ -31,6 +31,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"login failures", testLoginFailures},
 		{"registries", testRegistries},
 		{"apps", testApps},
+		{"images", testImages},
+		{"jobs", testJobs},
+		{"tasks", testTasks},
+		{"audit", testAudit},
 		{"deleting an account", testDeleteAccount},
 		{"times", testTimes},
 		{"transactions", testTx},
@@ -151,6 +155,120 @@ func (f *fixture) app(a *store.Account, name string, typ store.AppType) *store.A
 	}
 	mustOK(f.t, f.s.CreateApp(f.ctx, app))
 	return app
+}
+
+// image creates an image of app with every field set and a measurement
+// key of its own.
+func (f *fixture) image(app *store.App, version string) *store.Image {
+	f.t.Helper()
+	isvprodid, isvsvn, vmpl, misc, persist, wait := 1, 0, 2, int64(0xffff_ffff_ff), false, true
+	img := &store.Image{
+		ID:             newID(),
+		AccountID:      app.AccountID,
+		AppID:          app.ID,
+		Type:           app.Type,
+		Platform:       "sgx",
+		Version:        version,
+		Status:         store.ImageReady,
+		ApprovalStatus: store.ApprovalPending,
+		Measurements: store.Measurements{
+			MREnclave: "aa" + version, MRSigner: "bb", ISVProdID: &isvprodid, ISVSVN: &isvsvn,
+			Attributes: "0700", MiscSelect: &misc,
+			PCR0: "p0", PCR1: "p1", PCR2: "p2", PolicySHA256: "cc", Measurement: "dd", VMPL: &vmpl,
+			PCRs: map[int]string{0: "00", 7: "07", 22: "22"},
+		},
+		Settings: store.ImageSettings{
+			InputTag: "1.0", OutputTag: "1.0-sgx", InputRegistryID: newID(), OutputRegistryID: newID(),
+			UseInputCredentialsForOutput: true, MemoryMiB: 2048, FilePersistence: &persist, CPUCount: 4,
+			Tag: "v1", RegistryID: newID(), WaitForNodeRegistration: &wait, MemoryGB: 1.5,
+			GPU: "H100", HasInlineCredentials: true,
+		},
+		MeasurementKey:        "sgx:" + newID(),
+		CredentialsCiphertext: []byte{0, 1, 2, 0xff},
+		OutputDigest:          "sha256:0123",
+		Error:                 "none yet",
+		TaskID:                newID(),
+		CreatedBy:             newID(),
+		CreatedAt:             t0,
+		UpdatedAt:             t0.Add(time.Minute),
+	}
+	mustOK(f.t, f.s.CreateImage(f.ctx, img))
+	return img
+}
+
+// job creates a job of img created at created.
+func (f *fixture) job(img *store.Image, created time.Time) *store.Job {
+	f.t.Helper()
+	lease := created.Add(5 * time.Minute)
+	j := &store.Job{
+		ID:         newID(),
+		AccountID:  img.AccountID,
+		ImageID:    img.ID,
+		Kind:       "enclave_os_convert",
+		Status:     store.JobRunning,
+		Progress:   40,
+		Log:        []string{"pulling", "converting"},
+		Attempts:   2,
+		LeaseUntil: &lease,
+		CreatedAt:  created,
+		UpdatedAt:  created.Add(time.Second),
+	}
+	mustOK(f.t, f.s.CreateJob(f.ctx, j))
+	return j
+}
+
+// task creates a pending domain task with every field set and no
+// decisions (Decisions is the empty list that reads return).
+func (f *fixture) task(a *store.Account, subjectType, subjectID string) *store.Task {
+	f.t.Helper()
+	tk := &store.Task{
+		ID:                newID(),
+		AccountID:         a.ID,
+		Kind:              store.TaskDomainApproval,
+		SubjectType:       subjectType,
+		SubjectID:         subjectID,
+		Status:            store.TaskPending,
+		RequiredApprovals: 2,
+		DomainsAdded:      []string{"new.example.com"},
+		DomainsRemoved:    []string{"old.example.com"},
+		ProposedDomains:   []string{"pay.example.com", "new.example.com"},
+		CreatedBy:         newID(),
+		CreatedAt:         t0,
+	}
+	mustOK(f.t, f.s.CreateTask(f.ctx, tk))
+	tk.Decisions = []store.TaskDecision{}
+	return tk
+}
+
+// decide records u's decision on tk at at and returns it as reads do.
+func (f *fixture) decide(tk *store.Task, u *store.User, d store.Decision, at time.Time) store.TaskDecision {
+	f.t.Helper()
+	td := store.TaskDecision{TaskID: tk.ID, UserID: u.ID, Decision: d, Comment: "by " + u.Email, At: at}
+	mustOK(f.t, f.s.AddDecision(f.ctx, &td))
+	td.Email = u.Email
+	return td
+}
+
+// audit appends the account's event number seq, at t0 plus seq minutes.
+func (f *fixture) audit(accountID string, seq int64) *store.AuditEvent {
+	f.t.Helper()
+	e := &store.AuditEvent{
+		ID:          newID(),
+		AccountID:   accountID,
+		Seq:         seq,
+		At:          t0.Add(time.Duration(seq) * time.Minute),
+		ActorType:   "user",
+		ActorID:     "user-1",
+		Action:      "app.create",
+		SubjectType: "app",
+		SubjectID:   "app-1",
+		Outcome:     "success",
+		Details:     []byte(fmt.Sprintf(`{"seq":%d}`, seq)),
+		PrevHash:    fmt.Sprintf("hash-%d", seq-1),
+		Hash:        fmt.Sprintf("hash-%d", seq),
+	}
+	mustOK(f.t, f.s.AppendAudit(f.ctx, e))
+	return e
 }
 
 func mustOK(t *testing.T, err error) {

@@ -1,0 +1,215 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/openccm/openccm/internal/store"
+)
+
+const imageColumns = `id, account_id, app_id, type, platform, version, status, approval_status,
+	measurements, settings, measurement_key, credentials_ciphertext, output_digest, error, task_id,
+	created_by, created_at, updated_at`
+
+func scanImage(s scanner) (*store.Image, error) {
+	var img store.Image
+	err := s.Scan(&img.ID, &img.AccountID, &img.AppID, &img.Type, &img.Platform, &img.Version,
+		&img.Status, &img.ApprovalStatus,
+		objectScan[store.Measurements]{&img.Measurements}, objectScan[store.ImageSettings]{&img.Settings},
+		nullTextScan{&img.MeasurementKey}, &img.CredentialsCiphertext, &img.OutputDigest, &img.Error, &img.TaskID,
+		&img.CreatedBy, timeScan{&img.CreatedAt}, timeScan{&img.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &img, nil
+}
+
+// imageJSON returns the JSON text of img's measurements and settings.
+func imageJSON(img *store.Image) (measurements, settings string, err error) {
+	if measurements, err = jsonObject(img.Measurements); err != nil {
+		return "", "", err
+	}
+	if settings, err = jsonObject(img.Settings); err != nil {
+		return "", "", err
+	}
+	return measurements, settings, nil
+}
+
+// CreateImage inserts img; ConflictError "images.version" for a version
+// already used by the app, "images.measurement_key" for measurements
+// already registered in the account, ErrNotFound when the account does not
+// exist or has no app img.AppID.
+//
+// The measurements and settings are stored as the JSON encoding/json
+// gives, and read back from it: an empty Measurements.PCRs map is omitted
+// and reads back as nil. An empty MeasurementKey is stored as NULL, so
+// any number of images may lack one; empty CredentialsCiphertext reads
+// back as nil.
+func (q *queries) CreateImage(ctx context.Context, img *store.Image) error {
+	m, s, err := imageJSON(img)
+	if err != nil {
+		return fmt.Errorf("sqlstore: creating image: %w", err)
+	}
+	_, err = q.exec(ctx, `INSERT INTO images (`+imageColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		img.ID, img.AccountID, img.AppID, string(img.Type), img.Platform, img.Version,
+		string(img.Status), string(img.ApprovalStatus), m, s,
+		nullText(img.MeasurementKey), nullBlob(img.CredentialsCiphertext), img.OutputDigest, img.Error, img.TaskID,
+		img.CreatedBy, q.d.time(img.CreatedAt), q.d.time(img.UpdatedAt))
+	return wrap("creating image", err)
+}
+
+// GetImage returns the account's image with ID imageID.
+func (q *queries) GetImage(ctx context.Context, accountID, imageID string) (*store.Image, error) {
+	img, err := scanImage(q.queryRow(ctx, `SELECT `+imageColumns+` FROM images
+		WHERE account_id = ? AND id = ?`, accountID, imageID))
+	if err != nil {
+		return nil, wrap("getting image", err)
+	}
+	return img, nil
+}
+
+// ListImages lists the account's images in ID order, narrowed by f.
+func (q *queries) ListImages(ctx context.Context, accountID string, f store.ImageFilter, p store.Page) ([]*store.Image, error) {
+	query := `SELECT ` + imageColumns + ` FROM images WHERE account_id = ?`
+	args := []any{accountID}
+	for _, c := range []struct{ column, value string }{
+		{"app_id", f.AppID},
+		{"type", string(f.Type)},
+		{"status", string(f.Status)},
+		{"approval_status", string(f.ApprovalStatus)},
+	} {
+		if c.value != "" {
+			query += ` AND ` + c.column + ` = ?`
+			args = append(args, c.value)
+		}
+	}
+	query, args = paged(query, args, "id", p)
+	rows, err := q.query(ctx, query, args...)
+	imgs, err := collect(rows, err, scanImage)
+	if err != nil {
+		return nil, wrap("listing images", err)
+	}
+	return imgs, nil
+}
+
+// GetImageByMeasurementKey returns the account's image whose measurement
+// key is key. No image has the empty key.
+func (q *queries) GetImageByMeasurementKey(ctx context.Context, accountID, key string) (*store.Image, error) {
+	img, err := scanImage(q.queryRow(ctx, `SELECT `+imageColumns+` FROM images
+		WHERE account_id = ? AND measurement_key = ?`, accountID, key))
+	if err != nil {
+		return nil, wrap("getting image by measurement key", err)
+	}
+	return img, nil
+}
+
+// ListImagesByType returns every image of the account of type t, in ID
+// order.
+func (q *queries) ListImagesByType(ctx context.Context, accountID string, t store.AppType) ([]*store.Image, error) {
+	rows, err := q.query(ctx, `SELECT `+imageColumns+` FROM images
+		WHERE account_id = ? AND type = ? ORDER BY id`, accountID, string(t))
+	imgs, err := collect(rows, err, scanImage)
+	if err != nil {
+		return nil, wrap("listing images by type", err)
+	}
+	return imgs, nil
+}
+
+// UpdateImage replaces the mutable fields of the image with img.ID in
+// img.AccountID: status, approval status, measurements, measurement key,
+// output digest, error, task ID and UpdatedAt. The app, type, platform,
+// version, settings, credentials and creator never change.
+// ConflictError "images.measurement_key" when another image of the
+// account has the new key.
+func (q *queries) UpdateImage(ctx context.Context, img *store.Image) error {
+	m, err := jsonObject(img.Measurements)
+	if err != nil {
+		return fmt.Errorf("sqlstore: updating image: %w", err)
+	}
+	return q.execOne(ctx, "updating image", `UPDATE images SET
+		status = ?, approval_status = ?, measurements = ?, measurement_key = ?,
+		output_digest = ?, error = ?, task_id = ?, updated_at = ?
+		WHERE account_id = ? AND id = ?`,
+		string(img.Status), string(img.ApprovalStatus), m, nullText(img.MeasurementKey),
+		img.OutputDigest, img.Error, img.TaskID, q.d.time(img.UpdatedAt),
+		img.AccountID, img.ID)
+}
+
+// DeleteImage deletes the account's image with ID imageID, and its jobs.
+// Its tasks stay: the caller deletes the pending ones
+// (DeletePendingTasksFor).
+func (q *queries) DeleteImage(ctx context.Context, accountID, imageID string) error {
+	return q.execOne(ctx, "deleting image", `DELETE FROM images WHERE account_id = ? AND id = ?`, accountID, imageID)
+}
+
+// CountAppImages counts the images of the account's app appID.
+func (q *queries) CountAppImages(ctx context.Context, accountID, appID string) (int, error) {
+	var n int
+	err := q.queryRow(ctx, `SELECT count(*) FROM images WHERE account_id = ? AND app_id = ?`,
+		accountID, appID).Scan(&n)
+	if err != nil {
+		return 0, wrap("counting app images", err)
+	}
+	return n, nil
+}
+
+// ImageSetStamp returns "<count>/<latest updated_at>" of the account's images of type t.
+func (q *queries) ImageSetStamp(ctx context.Context, accountID string, t store.AppType) (string, error) {
+	var (
+		n, approved, ready int
+		latest             *time.Time
+	)
+	// The counts catch changes that a replica with a slow clock could hide
+	// from max(updated_at): approvals and builds finishing.
+	err := q.queryRow(ctx, `SELECT count(*),
+		coalesce(sum(CASE WHEN approval_status = 'approved' THEN 1 ELSE 0 END), 0),
+		coalesce(sum(CASE WHEN status = 'ready' THEN 1 ELSE 0 END), 0),
+		max(updated_at) FROM images WHERE account_id = ? AND type = ?`,
+		accountID, string(t)).Scan(&n, &approved, &ready, nullTimeScan{&latest})
+	if err != nil {
+		return "", wrap("stamping images", err)
+	}
+	stamp := fmt.Sprintf("%d/%d/%d", n, approved, ready)
+	if latest != nil {
+		stamp += "/" + latest.UTC().Format(time.RFC3339Nano)
+	}
+	return stamp, nil
+}
+
+const jobColumns = `id, account_id, image_id, kind, status, progress, log, attempts, lease_until,
+	created_at, updated_at`
+
+func scanJob(s scanner) (*store.Job, error) {
+	var j store.Job
+	err := s.Scan(&j.ID, &j.AccountID, &j.ImageID, &j.Kind, &j.Status, &j.Progress,
+		listScan[string]{&j.Log}, &j.Attempts, nullTimeScan{&j.LeaseUntil},
+		timeScan{&j.CreatedAt}, timeScan{&j.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// CreateJob inserts j; ErrNotFound when the account has no image
+// j.ImageID.
+func (q *queries) CreateJob(ctx context.Context, j *store.Job) error {
+	_, err := q.exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.AccountID, j.ImageID, j.Kind, string(j.Status), j.Progress,
+		jsonList(j.Log), j.Attempts, q.d.nullTime(j.LeaseUntil),
+		q.d.time(j.CreatedAt), q.d.time(j.UpdatedAt))
+	return wrap("creating job", err)
+}
+
+// GetJobForImage returns the newest job (by CreatedAt, then ID) of the
+// account's image imageID.
+func (q *queries) GetJobForImage(ctx context.Context, accountID, imageID string) (*store.Job, error) {
+	j, err := scanJob(q.queryRow(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE account_id = ? AND image_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT 1`, accountID, imageID))
+	if err != nil {
+		return nil, wrap("getting job for image", err)
+	}
+	return j, nil
+}
