@@ -259,7 +259,19 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	if err := s.st.DeleteSession(ctx, p.SessionID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return nil
+	accounts, _, err := s.Accounts(ctx, p, store.Page{Limit: store.MaxPageLimit})
+	if err != nil {
+		return err
+	}
+	return s.st.WithTx(ctx, func(tx store.Store) error {
+		for _, ua := range accounts {
+			if err := s.audit.Append(ctx, tx, audit.Event{AccountID: ua.Account.ID, Action: "session.delete", SubjectType: "user",
+				SubjectID: p.UserID, Actor: &audit.Actor{Type: audit.ActorUser, ID: p.UserID}, Details: map[string]any{"session_id": p.SessionID}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Authenticate resolves a bearer token (session or API token) to the caller.
