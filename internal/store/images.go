@@ -126,9 +126,10 @@ type Images interface {
 	UpdateImage(ctx context.Context, img *Image) error
 	DeleteImage(ctx context.Context, accountID, imageID string) error
 	CountAppImages(ctx context.Context, accountID, appID string) (int, error)
-	// ImageSetStamp summarises the account's images of one type (their
-	// number and latest change) so that a cache built from ListImagesByType
-	// knows when to rebuild: any create, update or delete changes it.
+	// ImageSetStamp returns a value that changes whenever the account's
+	// images of type t may have changed (create, update, delete, including
+	// deletes cascaded from apps), so that a cache built from
+	// ListImagesByType knows in one cheap read when to rebuild.
 	ImageSetStamp(ctx context.Context, accountID string, t AppType) (string, error)
 }
 

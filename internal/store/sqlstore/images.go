@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-	"time"
+	"strconv"
 
 	"github.com/openccm/openccm/internal/store"
 )
@@ -155,27 +157,19 @@ func (q *queries) CountAppImages(ctx context.Context, accountID, appID string) (
 	return n, nil
 }
 
-// ImageSetStamp returns "<count>/<latest updated_at>" of the account's images of type t.
+// ImageSetStamp returns the account's image generation, which triggers
+// bump on every write to its images (see migration 0003). It changes with
+// any image of the account, which includes every change of type t.
 func (q *queries) ImageSetStamp(ctx context.Context, accountID string, t store.AppType) (string, error) {
-	var (
-		n, approved, ready int
-		latest             *time.Time
-	)
-	// The counts catch changes that a replica with a slow clock could hide
-	// from max(updated_at): approvals and builds finishing.
-	err := q.queryRow(ctx, `SELECT count(*),
-		coalesce(sum(CASE WHEN approval_status = 'approved' THEN 1 ELSE 0 END), 0),
-		coalesce(sum(CASE WHEN status = 'ready' THEN 1 ELSE 0 END), 0),
-		max(updated_at) FROM images WHERE account_id = ? AND type = ?`,
-		accountID, string(t)).Scan(&n, &approved, &ready, nullTimeScan{&latest})
+	var gen int64
+	err := q.queryRow(ctx, `SELECT generation FROM image_generations WHERE account_id = ?`, accountID).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "0", nil
+	}
 	if err != nil {
-		return "", wrap("stamping images", err)
+		return "", wrap("reading the image generation", err)
 	}
-	stamp := fmt.Sprintf("%d/%d/%d", n, approved, ready)
-	if latest != nil {
-		stamp += "/" + latest.UTC().Format(time.RFC3339Nano)
-	}
-	return stamp, nil
+	return strconv.FormatInt(gen, 10), nil
 }
 
 const jobColumns = `id, account_id, image_id, kind, status, progress, log, attempts, lease_until,

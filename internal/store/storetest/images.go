@@ -388,7 +388,9 @@ func testImages(t *testing.T, open func(t *testing.T) store.Store) {
 		changed("a second create")
 		mustOK(t, f.s.DeleteImage(f.ctx, a.ID, img2.ID))
 		changed("a delete")
-		if s, err := f.s.ImageSetStamp(f.ctx, a.ID, store.AppAzureCVM); err != nil || s != "0/0/0" {
+		mustOK(t, f.s.DeleteApp(f.ctx, a.ID, app.ID))
+		changed("deleting the app, which deletes its images")
+		if s, err := f.s.ImageSetStamp(f.ctx, f.account("initech").ID, store.AppAzureCVM); err != nil || s != "0" {
 			t.Fatalf("stamp of a type without images = %q, %v", s, err)
 		}
 	})
