@@ -35,6 +35,7 @@ func newImageCmd(flags *clientFlags) *cobra.Command {
 		newImageListCmd(flags),
 		newImageShowCmd(flags),
 		newImageRmCmd(flags),
+		newImagePolicyCmd(flags),
 	)
 	return cmd
 }
@@ -444,7 +445,7 @@ func newImageRmCmd(flags *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:     "rm ID",
 		Aliases: []string{"delete"},
-		Short:   "Delete an image; nothing attests as it any more and its certificates are revoked",
+		Short:   "Delete an image; nothing attests as it any more",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, accountID, err := openAccount(cmd, flags)
@@ -454,7 +455,7 @@ func newImageRmCmd(flags *clientFlags) *cobra.Command {
 			if err := s.api.DeleteImage(cmd.Context(), accountID, args[0]); err != nil {
 				return err
 			}
-			done(cmd, flags, "Deleted image %s; the unexpired certificates issued for it are revoked.", args[0])
+			done(cmd, flags, "Deleted image %s: nothing attests as it any more.", args[0])
 			return nil
 		},
 	}
@@ -611,4 +612,31 @@ func writeBuild(w io.Writer, b *apiv1.Build) error {
 		fmt.Fprintln(w, "    "+cell(l))
 	}
 	return nil
+}
+
+func newImagePolicyCmd(flags *clientFlags) *cobra.Command {
+	var format, out string
+	cmd := &cobra.Command{
+		Use:   "policy ID",
+		Short: "Download an ACI image's ARM template, or its CCE policy with --format rego",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, accountID, err := openAccount(cmd, flags)
+			if err != nil {
+				return err
+			}
+			b, err := s.api.GetImagePolicy(cmd.Context(), accountID, args[0], format)
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(b)
+				return err
+			}
+			return os.WriteFile(out, b, 0o644)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "arm", "arm (the ARM template) or rego (the policy text)")
+	cmd.Flags().StringVarP(&out, "file", "f", "", "write to this file instead of standard output")
+	return cmd
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"mime"
 	"net/http"
 
 	"github.com/openccm/openccm/internal/image"
@@ -108,5 +109,24 @@ func (a *API) toolNitroMeasurements(w http.ResponseWriter, r *http.Request, _ *c
 		return err
 	}
 	writeJSON(w, http.StatusOK, apiv1.NitroMeasurements{PCR0: m.PCR0, PCR1: m.PCR1, PCR2: m.PCR2, PCR8: m.PCR8})
+	return nil
+}
+
+// imagePolicy serves an ACI image's ARM template (a download), or its
+// policy in Rego with ?format=rego.
+func (a *API) imagePolicy(w http.ResponseWriter, r *http.Request, c *call) error {
+	format := r.URL.Query().Get("format")
+	b, name, err := a.images.Policy(r.Context(), c.accountID, r.PathValue("image_id"), format)
+	if err != nil {
+		return err
+	}
+	ct := "application/json"
+	if format == "rego" {
+		ct = "text/plain; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 	return nil
 }

@@ -285,3 +285,44 @@ func TestAppDeleteWithImages(t *testing.T) {
 		t.Fatalf("pending task of a deleted image: %d", r.Status)
 	}
 }
+
+func TestACIPolicyDownload(t *testing.T) {
+	h := newHarness(t)
+	w := h.newWorld()
+	aci := h.appOf(w, "aci", "aci", map[string]any{"input_image_name": "nginx"})
+	img := h.must(202, "POST", aci, w.admin, map[string]any{"tag": "1.4"})
+	url := "/v1/accounts/" + w.accountID + "/images/" + img["image_id"].(string) + "/policy"
+	if r := h.do("GET", url, w.tokens[store.RoleReader], nil); r.Status != 409 {
+		t.Fatalf("policy of a pending image: %d %s", r.Status, r.Body)
+	}
+	// What the build stores when it finishes (the build itself is the jobs' work).
+	ctx := t.Context()
+	rec, err := h.st.GetImage(ctx, w.accountID, img["image_id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Status = store.ImageReady
+	if err := h.st.UpdateImage(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	for kind, content := range map[string]string{store.ArtifactARMTemplate: `{"resources":[]}`, store.ArtifactCCEPolicy: "package policy\n"} {
+		if err := h.st.PutImageArtifact(ctx, w.accountID, rec.ID, kind, []byte(content), rec.UpdatedAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := h.do("GET", url, w.tokens[store.RoleReader], nil)
+	if r.Status != 200 || string(r.Body) != `{"resources":[]}` || r.Header.Get("Content-Type") != "application/json" ||
+		r.Header.Get("Content-Disposition") != `attachment; filename=1.4-policy.json` {
+		t.Fatalf("ARM template: %d %q %v", r.Status, r.Body, r.Header)
+	}
+	r = h.do("GET", url+"?format=rego", w.tokens[store.RoleReader], nil)
+	if r.Status != 200 || string(r.Body) != "package policy\n" || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("rego: %d %q", r.Status, r.Body)
+	}
+	if r := h.do("GET", url+"?format=yaml", w.admin, nil); r.Status != 400 {
+		t.Fatalf("bad format: %d", r.Status)
+	}
+	if r := h.do("GET", "/v1/accounts/"+w.accountID+"/images/"+w.imageID+"/policy", w.admin, nil); r.Status != 404 {
+		t.Fatalf("policy of an sev_snp image: %d", r.Status)
+	}
+}

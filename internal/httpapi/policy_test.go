@@ -43,6 +43,7 @@ var accountSamples = map[string]sample{
 	"GET /v1/accounts/{account_id}/images/{image_id}":           {status: 200},
 	"DELETE /v1/accounts/{account_id}/images/{image_id}":        {status: 204},
 	"GET /v1/accounts/{account_id}/images/{image_id}/build":     {status: 404}, // a ready image has no build
+	"GET /v1/accounts/{account_id}/images/{image_id}/policy":    {status: 404}, // only aci images have one
 	"GET /v1/accounts/{account_id}/tasks":                       {status: 200},
 	"GET /v1/accounts/{account_id}/tasks/{task_id}":             {status: 200},
 	"POST /v1/accounts/{account_id}/tasks/{task_id}/approve":    {body: map[string]string{"comment": "ok"}, status: 200},

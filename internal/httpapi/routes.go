@@ -54,6 +54,7 @@ func (a *API) routeTable() []route {
 		{"GET", "/v1/accounts/{account_id}/images/{image_id}", reader, a.getImage},
 		{"DELETE", "/v1/accounts/{account_id}/images/{image_id}", writer, a.deleteImage},
 		{"GET", "/v1/accounts/{account_id}/images/{image_id}/build", reader, a.imageBuild},
+		{"GET", "/v1/accounts/{account_id}/images/{image_id}/policy", reader, a.imagePolicy},
 		{"POST", "/v1/tools/sigstruct", signedIn, a.toolSigstruct},
 		{"POST", "/v1/tools/nitro-measurements", signedIn, a.toolNitroMeasurements},
 

@@ -307,3 +307,39 @@ func (s *Service) Build(ctx context.Context, accountID, imageID string) (*store.
 	}
 	return j, err
 }
+
+// Policy returns an ACI image's generated ARM template (format "" or
+// "arm") or its CCE policy in Rego (format "rego"), with the file name a
+// download should get.
+func (s *Service) Policy(ctx context.Context, accountID, imageID, format string) ([]byte, string, error) {
+	kind, ext := store.ArtifactARMTemplate, "json"
+	switch format {
+	case "", "arm":
+	case "rego":
+		kind, ext = store.ArtifactCCEPolicy, "rego"
+	default:
+		return nil, "", errs.Invalidf("format", "must be arm (the default) or rego")
+	}
+	img, err := s.Get(ctx, accountID, imageID)
+	if err != nil {
+		return nil, "", err
+	}
+	if img.Type != store.AppACI {
+		return nil, "", errs.NotFoundf("only aci images have a confidential-computing policy")
+	}
+	switch img.Status {
+	case store.ImageReady:
+	case store.ImageFailed:
+		return nil, "", errs.Conflictf("the image's build failed, so it has no policy: %s", img.Error)
+	default:
+		return nil, "", errs.Conflictf("the policy is written by the image's build, which is %s; try again when the image is ready", img.Status)
+	}
+	b, err := s.st.GetImageArtifact(ctx, accountID, imageID, kind)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", errs.NotFoundf("the image's build stored no %s", kind)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return b, fmt.Sprintf("%s-policy.%s", img.Version, ext), nil
+}

@@ -131,7 +131,18 @@ type Images interface {
 	// deletes cascaded from apps), so that a cache built from
 	// ListImagesByType knows in one cheap read when to rebuild.
 	ImageSetStamp(ctx context.Context, accountID string, t AppType) (string, error)
+	// PutImageArtifact stores (or replaces) a file a build produced for an
+	// image, such as the ACI policy; ErrNotFound if the image is missing.
+	PutImageArtifact(ctx context.Context, accountID, imageID, kind string, content []byte, at time.Time) error
+	// GetImageArtifact returns a stored file, or ErrNotFound.
+	GetImageArtifact(ctx context.Context, accountID, imageID, kind string) ([]byte, error)
 }
+
+// Image artifact kinds.
+const (
+	ArtifactCCEPolicy   = "cce_policy"   // the ACI confidential-computing enforcement policy (Rego)
+	ArtifactARMTemplate = "arm_template" // the ACI ARM template (JSON)
+)
 
 // TaskKind is what an approval task decides.
 type TaskKind string

@@ -119,7 +119,8 @@ func path(segments ...string) string {
 }
 
 // do sends one request. in, when not nil, is sent as JSON; out, when not nil,
-// receives the decoded body of a 2xx response that has one.
+// receives the decoded body of a 2xx response that has one (a *[]byte out
+// receives the body as it is).
 func (c *Client) do(ctx context.Context, method, p string, query url.Values, in, out any) error {
 	// p is already escaped; appending strings keeps it so.
 	u := c.base.String() + p
@@ -162,6 +163,10 @@ func (c *Client) do(ctx context.Context, method, p string, query url.Values, in,
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newError(resp, data)
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = data
+		return nil
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil

@@ -91,3 +91,15 @@ func (c *Client) ParseNitroMeasurements(ctx context.Context, measurementJSON str
 	}
 	return &m, nil
 }
+
+// GetImagePolicy downloads an ACI image's ARM template (format "" or "arm")
+// or its CCE policy in Rego (format "rego").
+func (c *Client) GetImagePolicy(ctx context.Context, accountID, imageID, format string) ([]byte, error) {
+	var q url.Values
+	if format != "" {
+		q = url.Values{"format": {format}}
+	}
+	var b []byte
+	err := c.get(ctx, path("accounts", accountID, "images", imageID, "policy"), q, &b)
+	return b, err
+}

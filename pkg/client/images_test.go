@@ -144,6 +144,14 @@ func TestDecodesToolAnswers(t *testing.T) {
 	if e.SelectedImageID != nil || e.Result != "no_matching_image" || len(e.Steps) != 2 {
 		t.Errorf("explanation = %+v", e)
 	}
+	rec.body = "package policy\n\ndefault allow := false\n"
+	p, err := c.GetImagePolicy(ctx, "a", "i", "rego")
+	if err != nil || string(p) != rec.body {
+		t.Errorf("policy = %q, %v", p, err)
+	}
+	if last := rec.reqs[len(rec.reqs)-1]; last.URL.Path != "/v1/accounts/a/images/i/policy" || last.URL.RawQuery != "format=rego" {
+		t.Errorf("policy request %s", last.URL)
+	}
 }
 
 func TestAuditPagesFollowTheCursor(t *testing.T) {

@@ -87,14 +87,9 @@ func runFlow(t *testing.T, b backend) {
 	}
 	f.admin, f.writer, f.reader, f.outsider = newUser("admin"), newUser("writer"), newUser("reader"), newUser("outsider")
 
-	// must runs a step that later steps build on: when it did not produce
-	// what they need (ready is false), the flow stops there.
 	must := func(name string, fn func(t *testing.T), ready func() bool) {
 		t.Helper()
-		t.Run(name, fn)
-		if !ready() {
-			t.Fatalf("stopping the flow: the step %q did not complete", name)
-		}
+		mustStep(t, name, fn, ready)
 	}
 	must("the server's certificate is trusted by its pinned fingerprint and by nothing else", f.checkPinning,
 		func() bool { return f.srv.Fingerprint != "" })
@@ -118,6 +113,16 @@ func runFlow(t *testing.T, b backend) {
 	t.Run("a revoked API token stops working", f.checkTokenRevocation)
 	t.Run("every response follows the conventions of the API", f.checkConventions)
 	t.Run("no registry password comes back in any response, CLI output or log line", f.checkNoSecretLeaks)
+}
+
+// mustStep runs a step that later steps build on: when it did not produce
+// what they need (ready is false), the flow stops there.
+func mustStep(t *testing.T, name string, fn func(t *testing.T), ready func() bool) {
+	t.Helper()
+	t.Run(name, fn)
+	if !ready() {
+		t.Fatalf("stopping the flow: the step %q did not complete", name)
+	}
 }
 
 func (f *flow) checkPinning(t *testing.T) {

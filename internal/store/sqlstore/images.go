@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/openccm/openccm/internal/store"
 )
@@ -170,6 +171,31 @@ func (q *queries) ImageSetStamp(ctx context.Context, accountID string, t store.A
 		return "", wrap("reading the image generation", err)
 	}
 	return strconv.FormatInt(gen, 10), nil
+}
+
+// PutImageArtifact stores or replaces a build output of the account's image.
+func (q *queries) PutImageArtifact(ctx context.Context, accountID, imageID, kind string, content []byte, at time.Time) error {
+	if content == nil {
+		content = []byte{}
+	}
+	_, err := q.exec(ctx, `INSERT INTO image_artifacts (account_id, image_id, kind, content, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, image_id, kind) DO UPDATE SET content = excluded.content, updated_at = excluded.updated_at`,
+		accountID, imageID, kind, content, q.d.time(at))
+	return wrap("storing image artifact", err)
+}
+
+// GetImageArtifact returns a build output of the account's image.
+func (q *queries) GetImageArtifact(ctx context.Context, accountID, imageID, kind string) ([]byte, error) {
+	var b []byte
+	err := q.queryRow(ctx, `SELECT content FROM image_artifacts WHERE account_id = ? AND image_id = ? AND kind = ?`,
+		accountID, imageID, kind).Scan(&b)
+	if err != nil {
+		return nil, wrap("getting image artifact", err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
 }
 
 const jobColumns = `id, account_id, image_id, kind, status, progress, log, attempts, lease_until,

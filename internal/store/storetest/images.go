@@ -395,6 +395,34 @@ func testImages(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("image artifacts are stored, replaced, isolated by account, and go with their image", func(t *testing.T) {
+		f := newFixture(t, open)
+		a := f.account("acme")
+		img := f.image(f.app(a, "aci", store.AppACI), "1")
+		if _, err := f.s.GetImageArtifact(f.ctx, a.ID, img.ID, store.ArtifactCCEPolicy); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing artifact: %v", err)
+		}
+		mustOK(t, f.s.PutImageArtifact(f.ctx, a.ID, img.ID, store.ArtifactCCEPolicy, []byte("package policy\n"), t0))
+		mustOK(t, f.s.PutImageArtifact(f.ctx, a.ID, img.ID, store.ArtifactCCEPolicy, []byte("package policy\nv2\n"), t0))
+		mustOK(t, f.s.PutImageArtifact(f.ctx, a.ID, img.ID, store.ArtifactARMTemplate, []byte(`{"a":1}`), t0))
+		got, err := f.s.GetImageArtifact(f.ctx, a.ID, img.ID, store.ArtifactCCEPolicy)
+		mustOK(t, err)
+		if string(got) != "package policy\nv2\n" {
+			t.Fatalf("artifact = %q", got)
+		}
+		other := f.account("globex")
+		if _, err := f.s.GetImageArtifact(f.ctx, other.ID, img.ID, store.ArtifactCCEPolicy); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another account read the artifact: %v", err)
+		}
+		if err := f.s.PutImageArtifact(f.ctx, other.ID, img.ID, store.ArtifactCCEPolicy, []byte("x"), t0); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another account wrote an artifact: %v", err)
+		}
+		mustOK(t, f.s.DeleteImage(f.ctx, a.ID, img.ID))
+		if _, err := f.s.GetImageArtifact(f.ctx, a.ID, img.ID, store.ArtifactARMTemplate); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("artifact of a deleted image: %v", err)
+		}
+	})
+
 	t.Run("a deleted image is gone with its jobs, and its tasks stay", func(t *testing.T) {
 		f := newFixture(t, open)
 		a := f.account("acme")
