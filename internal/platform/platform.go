@@ -8,6 +8,7 @@ package platform
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/openccm/openccm/internal/errs"
@@ -85,7 +86,8 @@ func Reject(reason, format string, args ...any) error {
 
 // ReasonOf returns the rejection reason of err, or "".
 func ReasonOf(err error) string {
-	if e, ok := err.(*errs.Error); ok {
+	var e *errs.Error
+	if errors.As(err, &e) {
 		return e.Reason
 	}
 	return ""
