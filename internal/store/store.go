@@ -60,6 +60,9 @@ type Store interface {
 	Tasks
 	Jobs
 	Audit
+	Nonces
+	CAs
+	Certificates
 	// WithTx runs fn in one transaction: fn's writes all commit or none do.
 	// fn must use the Store it is given, not the outer one.
 	WithTx(ctx context.Context, fn func(Store) error) error

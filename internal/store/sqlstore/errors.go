@@ -46,6 +46,10 @@ var uniqueRules = []uniqueRule{
 	{"task_decisions.user", "task_decisions_task_user_key", "task_decisions.task_id, task_decisions.user_id"},
 	{"audit_events.id", "audit_events_pkey", "audit_events.id"},
 	{"audit_events.seq", "audit_events_account_seq_key", "audit_events.account_id, audit_events.seq"},
+	{"nonces.hash", "nonces_pkey", "nonces.hash"},
+	{"cas.account", "cas_pkey", "cas.account_id"},
+	{"certificates.id", "certificates_pkey", "certificates.id"},
+	{"certificates.serial", "certificates_account_serial_key", "certificates.account_id, certificates.serial"},
 }
 
 // mapError turns the drivers' constraint errors into the store's:

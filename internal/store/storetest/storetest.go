@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"jobs", testJobs},
 		{"tasks", testTasks},
 		{"audit", testAudit},
+		{"nonces", testNonces},
+		{"CAs and certificates", testCertificates},
 		{"deleting an account", testDeleteAccount},
 		{"times", testTimes},
 		{"transactions", testTx},
