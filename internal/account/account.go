@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openccm/openccm/internal/audit"
+	"github.com/openccm/openccm/internal/ca"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/ids"
@@ -43,6 +44,7 @@ type Patch struct {
 type Config struct {
 	Store    store.Store
 	Identity *identity.Service
+	CA       *ca.Service
 	Audit    *audit.Log
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -52,6 +54,7 @@ type Config struct {
 type Service struct {
 	st    store.Store
 	id    *identity.Service
+	ca    *ca.Service
 	audit *audit.Log
 	log   *slog.Logger
 	now   func() time.Time
@@ -59,10 +62,10 @@ type Service struct {
 
 // New returns a Service.
 func New(c Config) (*Service, error) {
-	if c.Store == nil || c.Identity == nil {
-		return nil, errors.New("account: store and identity are required")
+	if c.Store == nil || c.Identity == nil || c.CA == nil {
+		return nil, errors.New("account: store, identity and CA are required")
 	}
-	s := &Service{st: c.Store, id: c.Identity, audit: c.Audit, log: c.Log, now: c.Now}
+	s := &Service{st: c.Store, id: c.Identity, ca: c.CA, audit: c.Audit, log: c.Log, now: c.Now}
 	if s.audit == nil {
 		s.audit = audit.New(c.Now)
 	}
@@ -129,6 +132,9 @@ func (s *Service) Create(ctx context.Context, p *identity.Principal, name string
 			return err
 		}
 		if err := tx.AddMember(ctx, &store.Member{AccountID: a.ID, UserID: p.UserID, Role: store.RoleManager, CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := s.ca.Create(ctx, tx, a); err != nil {
 			return err
 		}
 		return s.audit.Append(ctx, tx, audit.Event{AccountID: a.ID, Action: "account.create", SubjectType: "account", SubjectID: a.ID,

@@ -171,6 +171,11 @@ func (s *Service) Update(ctx context.Context, accountID, appID, userID string, i
 		if !ids.Valid(appID) {
 			return store.ErrNotFound
 		}
+		// Serialise changes of one app (domain changes and their approval
+		// above all); taken before the audit lock, as everywhere.
+		if err := tx.Lock(ctx, LockName(appID)); err != nil {
+			return err
+		}
 		var err error
 		if a, err = tx.GetApp(ctx, accountID, appID); err != nil {
 			return err
@@ -206,6 +211,9 @@ func (s *Service) Delete(ctx context.Context, accountID, appID string, cascade b
 		return errs.NotFoundf("no such app")
 	}
 	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.Lock(ctx, LockName(appID)); err != nil {
+			return err
+		}
 		a, err := tx.GetApp(ctx, accountID, appID)
 		if err != nil {
 			return err
@@ -239,6 +247,12 @@ func (s *Service) Delete(ctx context.Context, accountID, appID string, cascade b
 	}
 	return err
 }
+
+// LockName is the transaction lock that serialises changes of one app.
+// Locks on objects are taken before the account's audit lock (which every
+// audited write takes last), so that two writers never wait on each other
+// in opposite orders.
+func LockName(appID string) string { return "app:" + appID }
 
 // domainChange applies a change of domains: removed domains leave the
 // approved set at once, and any change that still needs approval opens a

@@ -170,6 +170,11 @@ func (s *Service) Decide(ctx context.Context, accountID, taskID, userID string, 
 		if err != nil {
 			return err
 		}
+		// Lock the subject too, before anything takes the audit lock: its
+		// update when the task resolves must not race its other changes.
+		if err := tx.Lock(ctx, t.SubjectType+":"+t.SubjectID); err != nil {
+			return err
+		}
 		if t.Status != store.TaskPending {
 			return errs.Conflictf("the task is already %s and takes no more decisions", t.Status)
 		}

@@ -9,13 +9,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/openccm/openccm/internal/audit"
+	"github.com/openccm/openccm/internal/ca"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/ids"
 	"github.com/openccm/openccm/internal/image"
+	"github.com/openccm/openccm/internal/platform"
 	"github.com/openccm/openccm/internal/platform/azurecvm"
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/valid"
@@ -28,16 +33,36 @@ const (
 	ResultImageNotApproved = "image_not_approved"
 	ResultPCRMismatch      = "pcr_mismatch"
 	ResultVMPLMismatch     = "vmpl_mismatch"
+	ResultNonceInvalid     = "nonce_invalid"
+	ResultDebugNotAllowed  = "debug_not_allowed"
+	ResultCertDisabled     = "certificate_disabled"
+	ResultGPUMissing       = "gpu_evidence_missing"
+	ResultGPUFailed        = "gpu_attestation_failed"
 )
 
 // Config configures a Service.
 type Config struct {
 	Store store.Store
+	// CA issues the certificates of accepted attestations.
+	CA *ca.Service
+	// Verifiers by platform; a platform without one is refused.
+	Verifiers map[platform.Platform]platform.Verifier
+	Audit     *audit.Log
+	Log       *slog.Logger
+	Now       func() time.Time
+	// NonceTTL is how long a challenge lives (default 5 minutes).
+	NonceTTL time.Duration
 }
 
-// Service selects images for evidence.
+// Service selects images for evidence, and runs attestations.
 type Service struct {
-	st store.Store
+	st        store.Store
+	ca        *ca.Service
+	verifiers map[platform.Platform]platform.Verifier
+	audit     *audit.Log
+	log       *slog.Logger
+	now       func() time.Time
+	nonceTTL  time.Duration
 
 	mu sync.Mutex
 	// cvm caches each account's Azure CVM index until its image set changes.
@@ -60,7 +85,21 @@ func New(c Config) (*Service, error) {
 	if c.Store == nil {
 		return nil, errors.New("attest: store is required")
 	}
-	return &Service{st: c.Store, cvm: map[string]*cvmIndex{}}, nil
+	s := &Service{st: c.Store, ca: c.CA, verifiers: c.Verifiers, audit: c.Audit, log: c.Log, now: c.Now,
+		nonceTTL: c.NonceTTL, cvm: map[string]*cvmIndex{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.audit == nil {
+		s.audit = audit.New(s.now)
+	}
+	if s.nonceTTL <= 0 {
+		s.nonceTTL = DefaultNonceTTL
+	}
+	return s, nil
 }
 
 // Decision is the outcome of image selection.

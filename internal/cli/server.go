@@ -18,6 +18,7 @@ func newServerCmd() *cobra.Command {
 		configFile string
 		flagCfg    = config.Defaults()
 		sessionTTL time.Duration
+		nonceTTL   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -53,6 +54,8 @@ self-signed TLS certificate whose SHA-256 fingerprint it prints at start.`,
 			set("session-ttl", func() { cfg.SessionTTL = config.Duration(sessionTTL) })
 			set("max-body-bytes", func() { cfg.MaxBodyBytes = flagCfg.MaxBodyBytes })
 			set("log-level", func() { cfg.LogLevel = flagCfg.LogLevel })
+			set("trust-roots", func() { cfg.TrustRoots = flagCfg.TrustRoots })
+			set("nonce-ttl", func() { cfg.NonceTTL = config.Duration(nonceTTL) })
 			set("log-format", func() { cfg.LogFormat = flagCfg.LogFormat })
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -73,6 +76,8 @@ self-signed TLS certificate whose SHA-256 fingerprint it prints at start.`,
 	f.BoolVar(&flagCfg.AllowSignup, "allow-signup", false, "let anyone sign up (by default only the first user can)")
 	f.DurationVar(&sessionTTL, "session-ttl", time.Duration(flagCfg.SessionTTL), "lifetime of a sign-in session")
 	f.Int64Var(&flagCfg.MaxBodyBytes, "max-body-bytes", flagCfg.MaxBodyBytes, "request body size limit")
+	f.StringVar(&flagCfg.TrustRoots, "trust-roots", "", "YAML file of vendor roots to ADD to the built-in ones (nitro, amd, intel_sgx: lists of PEM files) — for test infrastructure; each is logged")
+	f.DurationVar(&nonceTTL, "nonce-ttl", time.Duration(flagCfg.NonceTTL), "lifetime of an attestation challenge")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "text or json")
 	return cmd

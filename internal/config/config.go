@@ -52,9 +52,13 @@ type Server struct {
 	AllowSignup bool     `yaml:"allow_signup"`
 	SessionTTL  Duration `yaml:"session_ttl"`
 	// MaxBodyBytes limits request bodies.
-	MaxBodyBytes int64  `yaml:"max_body_bytes"`
-	LogLevel     string `yaml:"log_level"`
-	LogFormat    string `yaml:"log_format"`
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TrustRoots names a YAML file of vendor roots to add (test infrastructure).
+	TrustRoots string `yaml:"trust_roots"`
+	// NonceTTL is how long an attestation challenge lives.
+	NonceTTL  Duration `yaml:"nonce_ttl"`
+	LogLevel  string   `yaml:"log_level"`
+	LogFormat string   `yaml:"log_format"`
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -63,6 +67,7 @@ func Defaults() Server {
 		DataDir:      "ccm-data",
 		Listen:       "127.0.0.1:8443",
 		SessionTTL:   Duration(12 * time.Hour),
+		NonceTTL:     Duration(5 * time.Minute),
 		MaxBodyBytes: 8 << 20,
 		LogLevel:     "info",
 		LogFormat:    "text",
@@ -118,6 +123,9 @@ func (c Server) Validate() error {
 	}
 	if time.Duration(c.SessionTTL) < time.Minute || time.Duration(c.SessionTTL) > 30*24*time.Hour {
 		add("session_ttl: must be between 1m and 720h")
+	}
+	if time.Duration(c.NonceTTL) < 10*time.Second || time.Duration(c.NonceTTL) > time.Hour {
+		add("nonce_ttl: must be between 10s and 1h")
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
 		add("max_body_bytes: must be between 1024 and 1073741824")

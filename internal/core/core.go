@@ -12,9 +12,11 @@ import (
 	"github.com/openccm/openccm/internal/approval"
 	"github.com/openccm/openccm/internal/attest"
 	"github.com/openccm/openccm/internal/audit"
+	"github.com/openccm/openccm/internal/ca"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/password"
+	"github.com/openccm/openccm/internal/platform"
 	"github.com/openccm/openccm/internal/registry"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store"
@@ -30,6 +32,10 @@ type Config struct {
 	SessionTTL     time.Duration
 	AllowSignup    bool
 	PasswordParams password.Params
+	// Verifiers check evidence, by platform.
+	Verifiers map[platform.Platform]platform.Verifier
+	// NonceTTL is how long an attestation challenge lives (default 5 minutes).
+	NonceTTL time.Duration
 }
 
 // Services are the domain services.
@@ -43,6 +49,7 @@ type Services struct {
 	Images     *image.Service
 	Apps       *app.Service
 	Attest     *attest.Service
+	CA         *ca.Service
 }
 
 // New builds the services.
@@ -53,7 +60,10 @@ func New(c Config) (*Services, error) {
 		SessionTTL: c.SessionTTL, AllowSignup: c.AllowSignup, PasswordParams: c.PasswordParams}); err != nil {
 		return nil, err
 	}
-	if s.Accounts, err = account.New(account.Config{Store: c.Store, Identity: s.Identity, Audit: s.Audit, Log: c.Log, Now: c.Now}); err != nil {
+	if s.CA, err = ca.New(ca.Config{Store: c.Store, Box: c.Box, Log: c.Log, Now: c.Now}); err != nil {
+		return nil, err
+	}
+	if s.Accounts, err = account.New(account.Config{Store: c.Store, Identity: s.Identity, CA: s.CA, Audit: s.Audit, Log: c.Log, Now: c.Now}); err != nil {
 		return nil, err
 	}
 	if s.Registries, err = registry.New(registry.Config{Store: c.Store, Box: c.Box, Audit: s.Audit, Log: c.Log, Now: c.Now}); err != nil {
@@ -69,7 +79,8 @@ func New(c Config) (*Services, error) {
 	if s.Apps, err = app.New(app.Config{Store: c.Store, Approvals: s.Tasks, Images: s.Images, Audit: s.Audit, Log: c.Log, Now: c.Now}); err != nil {
 		return nil, err
 	}
-	if s.Attest, err = attest.New(attest.Config{Store: c.Store}); err != nil {
+	if s.Attest, err = attest.New(attest.Config{Store: c.Store, CA: s.CA, Verifiers: c.Verifiers, Audit: s.Audit,
+		Log: c.Log, Now: c.Now, NonceTTL: c.NonceTTL}); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/openccm/openccm/internal/approval"
 	"github.com/openccm/openccm/internal/attest"
 	"github.com/openccm/openccm/internal/audit"
+	"github.com/openccm/openccm/internal/ca"
 	"github.com/openccm/openccm/internal/core"
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/identity"
@@ -62,6 +63,7 @@ type API struct {
 	images   *image.Service
 	tasks    *approval.Service
 	attest   *attest.Service
+	ca       *ca.Service
 	audit    *audit.Log
 	st       store.Store
 	db       Pinger
@@ -81,7 +83,7 @@ func New(c Config) (*API, error) {
 	}
 	sv := c.Services
 	a := &API{id: sv.Identity, accounts: sv.Accounts, regs: sv.Registries, apps: sv.Apps, images: sv.Images,
-		tasks: sv.Tasks, attest: sv.Attest, audit: sv.Audit, st: sv.Store, db: c.DB,
+		tasks: sv.Tasks, attest: sv.Attest, ca: sv.CA, audit: sv.Audit, st: sv.Store, db: c.DB,
 		spec: c.Spec, gatherer: c.Gatherer, log: c.Log, maxBody: c.MaxBody}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -136,7 +138,7 @@ func (a *API) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{})
 }
 
-// Prune removes expired sessions and old sign-in failures every interval
+// Prune removes expired sessions, old sign-in failures and expired nonces every interval
 // until ctx ends.
 func (a *API) Prune(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
@@ -148,6 +150,9 @@ func (a *API) Prune(ctx context.Context, every time.Duration) error {
 		case <-t.C:
 			if err := a.id.PruneExpired(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("pruning expired sessions failed", slog.Any("error", err))
+			}
+			if err := a.attest.PruneNonces(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("pruning expired nonces failed", slog.Any("error", err))
 			}
 		}
 	}

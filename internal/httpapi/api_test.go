@@ -77,6 +77,22 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+func TestSmallUploadsHaveSmallLimits(t *testing.T) {
+	h := newHarness(t)
+	w := h.newWorld()
+	big := strings.Repeat("A", 1<<20)
+	for _, c := range []struct{ path, body string }{
+		{"/v1/tools/sigstruct", `{"sigstruct":"` + big + `"}`},
+		{"/v1/tools/nitro-measurements", `{"measurement_json":"` + big + `"}`},
+		{"/v1/accounts/" + w.accountID + "/apps/" + w.appID + "/images", `{"version":"` + big + `"}`},
+	} {
+		r := h.doRaw("POST", c.path, w.admin, strings.NewReader(c.body), "")
+		if code, _ := r.errorOf(t); r.Status != 413 || code != "too_large" {
+			t.Errorf("%s: %d %s", c.path, r.Status, code)
+		}
+	}
+}
+
 func TestUnknownRoutesAndMethods(t *testing.T) {
 	h := newHarness(t)
 	r := h.do("GET", "/v1/nothing-here", "", nil)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,20 @@ func decode(r *http.Request, v any) error {
 		return errs.E(errs.InvalidJSON, "the body must hold exactly one JSON value")
 	}
 	return nil
+}
+
+// decodeOptional decodes a body that may be left out entirely (with or
+// without a Content-Length): an empty body leaves v as it is.
+func decodeOptional(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeErr(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decode(r, v)
 }
 
 func decodeErr(err error) error {

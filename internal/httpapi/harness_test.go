@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,9 +15,11 @@ import (
 	"time"
 
 	"github.com/openccm/openccm/api"
+	"github.com/openccm/openccm/internal/attest"
 	"github.com/openccm/openccm/internal/core"
 	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/password"
+	"github.com/openccm/openccm/internal/platform"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/store/sqlstore"
@@ -54,7 +57,10 @@ func newHarnessOn(t *testing.T, b sqltest.Backend) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := core.New(core.Config{Store: db, Box: box, Log: log, PasswordParams: password.Fast})
+	svc, err := core.New(core.Config{Store: db, Box: box, Log: log, PasswordParams: password.Fast,
+		Verifiers: map[platform.Platform]platform.Verifier{
+			platform.SEVSNP: fakeSNP{platform.SEVSNP}, platform.ACI: fakeSNP{platform.ACI},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +184,8 @@ type world struct {
 	// An sev_snp image of app-a with its (pending) approval task, and the same in the other account.
 	imageID, taskID           string
 	otherImageID, otherTaskID string
+	// A certificate issued to an attested instance of app-a, and one in the other account.
+	certID, otherCertID string
 }
 
 func (h *harness) newWorld() *world {
@@ -213,6 +221,8 @@ func (h *harness) newWorld() *world {
 	w.imageID, w.taskID = img["image_id"].(string), img["task_id"].(string)
 	img = h.must(201, "POST", ob+"/apps/"+w.otherAppID+"/images", w.admin, map[string]any{"version": "1", "measurement": strings.Repeat("11", 48)})
 	w.otherImageID, w.otherTaskID = img["image_id"].(string), img["task_id"].(string)
+	w.certID = h.issueCertificate(w.admin, w.accountID, w.appID, 0x22)
+	w.otherCertID = h.issueCertificate(w.admin, w.otherAccountID, w.otherAppID, 0x22)
 	return w
 }
 
@@ -251,4 +261,26 @@ func mustIdentityAt(t *testing.T, h *harness, now time.Time) *identity.Service {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// mustAttestAt returns an attestation service on the harness's store whose
+// clock reads now, with the harness's verifiers.
+func mustAttestAt(t *testing.T, h *harness, now time.Time) *attest.Service {
+	t.Helper()
+	s, err := attest.New(attest.Config{Store: h.st, CA: h.api.ca, Audit: h.api.audit, Now: func() time.Time { return now },
+		Verifiers: map[platform.Platform]platform.Verifier{platform.SEVSNP: fakeSNP{platform.SEVSNP}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// issueCertificate approves a new sev_snp image of the app and attests as it.
+func (h *harness) issueCertificate(token, accountID, appID string, fill byte) string {
+	h.t.Helper()
+	base := "/v1/accounts/" + accountID
+	meas := strings.Repeat(fmt.Sprintf("%02x", fill), 48)
+	img := h.must(201, "POST", base+"/apps/"+appID+"/images", token, map[string]any{"version": "cert-" + meas[:4], "measurement": meas})
+	h.must(200, "POST", base+"/tasks/"+img["task_id"].(string)+"/approve", token, nil)
+	return h.must(200, "POST", "/v1/attest", "", h.newAttestation(accountID, meas, 0).body)["certificate_id"].(string)
 }

@@ -116,3 +116,19 @@ func (a *API) authorize(r *http.Request, ac access, c *call) error {
 func errorBody(code, msg string, r *http.Request) apiv1.ErrorBody {
 	return apiv1.ErrorBody{Error: apiv1.ErrorDetail{Code: code, Message: msg, RequestID: requestID(r.Context())}}
 }
+
+// limited gives a route a body limit below the server's: uploads that can
+// only be small (a SIGSTRUCT, a measurement JSON) are refused with 413
+// long before the general limit.
+func limited(n int64, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		return h(w, r, c)
+	}
+}
+
+// Body limits of routes that take small uploads.
+const (
+	toolBodyLimit  = 64 << 10  // a SIGSTRUCT (1808 bytes) or a measurement JSON, with room to spare
+	imageBodyLimit = 256 << 10 // an image body: at most one of those plus settings
+)

@@ -19,49 +19,52 @@ type sample struct {
 // fails when a route is added without a row here, so that every endpoint is
 // in the role matrix.
 var accountSamples = map[string]sample{
-	"GET /v1/accounts/{account_id}":                             {status: 200},
-	"PATCH /v1/accounts/{account_id}":                           {body: map[string]any{"approval_policy": map[string]any{"required_approvals": 2}}, status: 200},
-	"DELETE /v1/accounts/{account_id}":                          {status: 204},
-	"GET /v1/accounts/{account_id}/members":                     {status: 200},
-	"POST /v1/accounts/{account_id}/members":                    {body: map[string]string{"email": "new@example.com", "role": "reader", "password": testPassword}, status: 201},
-	"PATCH /v1/accounts/{account_id}/members/{user_id}":         {body: map[string]string{"role": "writer"}, status: 200},
-	"DELETE /v1/accounts/{account_id}/members/{user_id}":        {status: 204},
-	"GET /v1/accounts/{account_id}/registries":                  {status: 200},
-	"POST /v1/accounts/{account_id}/registries":                 {body: map[string]string{"url": "other.example.com", "username": "u", "password": "p4ssword"}, status: 201},
-	"GET /v1/accounts/{account_id}/registries/match":            {query: "?image=registry.example.com/team/app:1", status: 200},
-	"GET /v1/accounts/{account_id}/registries/{registry_id}":    {status: 200},
-	"PATCH /v1/accounts/{account_id}/registries/{registry_id}":  {body: map[string]string{"description": "d"}, status: 200},
-	"DELETE /v1/accounts/{account_id}/registries/{registry_id}": {status: 204},
-	"GET /v1/accounts/{account_id}/apps":                        {status: 200},
-	"POST /v1/accounts/{account_id}/apps":                       {body: map[string]string{"name": "new", "type": "edp"}, status: 201},
-	"GET /v1/accounts/{account_id}/apps/{app_id}":               {status: 200},
-	"PATCH /v1/accounts/{account_id}/apps/{app_id}":             {body: map[string]string{"description": "x"}, status: 200},
-	"DELETE /v1/accounts/{account_id}/apps/{app_id}":            {query: "?cascade=true", status: 204},
-	"POST /v1/accounts/{account_id}/apps/{app_id}/images":       {body: map[string]any{"version": "9", "measurement": strings.Repeat("77", 48)}, status: 201},
-	"GET /v1/accounts/{account_id}/apps/{app_id}/images":        {status: 200},
-	"GET /v1/accounts/{account_id}/images":                      {status: 200},
-	"GET /v1/accounts/{account_id}/images/{image_id}":           {status: 200},
-	"DELETE /v1/accounts/{account_id}/images/{image_id}":        {status: 204},
-	"GET /v1/accounts/{account_id}/images/{image_id}/build":     {status: 404}, // a ready image has no build
-	"GET /v1/accounts/{account_id}/images/{image_id}/policy":    {status: 404}, // only aci images have one
-	"GET /v1/accounts/{account_id}/tasks":                       {status: 200},
-	"GET /v1/accounts/{account_id}/tasks/{task_id}":             {status: 200},
-	"POST /v1/accounts/{account_id}/tasks/{task_id}/approve":    {body: map[string]string{"comment": "ok"}, status: 200},
-	"POST /v1/accounts/{account_id}/tasks/{task_id}/deny":       {body: map[string]string{"reason": "no"}, status: 200},
-	"POST /v1/accounts/{account_id}/attest/explain":             {body: map[string]any{"platform": "azure_cvm", "pcrs": map[string]string{}}, status: 200},
-	"GET /v1/accounts/{account_id}/audit":                       {status: 200},
-	"GET /v1/accounts/{account_id}/audit/verify":                {status: 200},
+	"GET /v1/accounts/{account_id}":                                       {status: 200},
+	"PATCH /v1/accounts/{account_id}":                                     {body: map[string]any{"approval_policy": map[string]any{"required_approvals": 2}}, status: 200},
+	"DELETE /v1/accounts/{account_id}":                                    {status: 204},
+	"GET /v1/accounts/{account_id}/members":                               {status: 200},
+	"POST /v1/accounts/{account_id}/members":                              {body: map[string]string{"email": "new@example.com", "role": "reader", "password": testPassword}, status: 201},
+	"PATCH /v1/accounts/{account_id}/members/{user_id}":                   {body: map[string]string{"role": "writer"}, status: 200},
+	"DELETE /v1/accounts/{account_id}/members/{user_id}":                  {status: 204},
+	"GET /v1/accounts/{account_id}/registries":                            {status: 200},
+	"POST /v1/accounts/{account_id}/registries":                           {body: map[string]string{"url": "other.example.com", "username": "u", "password": "p4ssword"}, status: 201},
+	"GET /v1/accounts/{account_id}/registries/match":                      {query: "?image=registry.example.com/team/app:1", status: 200},
+	"GET /v1/accounts/{account_id}/registries/{registry_id}":              {status: 200},
+	"PATCH /v1/accounts/{account_id}/registries/{registry_id}":            {body: map[string]string{"description": "d"}, status: 200},
+	"DELETE /v1/accounts/{account_id}/registries/{registry_id}":           {status: 204},
+	"GET /v1/accounts/{account_id}/apps":                                  {status: 200},
+	"POST /v1/accounts/{account_id}/apps":                                 {body: map[string]string{"name": "new", "type": "edp"}, status: 201},
+	"GET /v1/accounts/{account_id}/apps/{app_id}":                         {status: 200},
+	"PATCH /v1/accounts/{account_id}/apps/{app_id}":                       {body: map[string]string{"description": "x"}, status: 200},
+	"DELETE /v1/accounts/{account_id}/apps/{app_id}":                      {query: "?cascade=true", status: 204},
+	"POST /v1/accounts/{account_id}/apps/{app_id}/images":                 {body: map[string]any{"version": "9", "measurement": strings.Repeat("77", 48)}, status: 201},
+	"GET /v1/accounts/{account_id}/apps/{app_id}/images":                  {status: 200},
+	"GET /v1/accounts/{account_id}/images":                                {status: 200},
+	"GET /v1/accounts/{account_id}/images/{image_id}":                     {status: 200},
+	"DELETE /v1/accounts/{account_id}/images/{image_id}":                  {status: 204},
+	"GET /v1/accounts/{account_id}/images/{image_id}/build":               {status: 404}, // a ready image has no build
+	"GET /v1/accounts/{account_id}/images/{image_id}/policy":              {status: 404}, // only aci images have one
+	"GET /v1/accounts/{account_id}/tasks":                                 {status: 200},
+	"GET /v1/accounts/{account_id}/tasks/{task_id}":                       {status: 200},
+	"POST /v1/accounts/{account_id}/tasks/{task_id}/approve":              {body: map[string]string{"comment": "ok"}, status: 200},
+	"POST /v1/accounts/{account_id}/tasks/{task_id}/deny":                 {body: map[string]string{"reason": "no"}, status: 200},
+	"POST /v1/accounts/{account_id}/attest/explain":                       {body: map[string]any{"platform": "azure_cvm", "pcrs": map[string]string{}}, status: 200},
+	"GET /v1/accounts/{account_id}/certificates":                          {status: 200},
+	"GET /v1/accounts/{account_id}/certificates/{certificate_id}":         {status: 200},
+	"POST /v1/accounts/{account_id}/certificates/{certificate_id}/revoke": {body: map[string]string{"reason": "test"}, status: 200},
+	"GET /v1/accounts/{account_id}/audit":                                 {status: 200},
+	"GET /v1/accounts/{account_id}/audit/verify":                          {status: 200},
 }
 
 // fill puts a world's IDs into a route pattern. other selects, for object
 // IDs, the other account's objects.
 func fill(pattern string, accountID string, w *world, otherObjects bool) string {
-	reg, ap, user, img, task := w.registryID, w.appID, w.spareMemberUserID, w.imageID, w.taskID
+	reg, ap, user, img, task, cert := w.registryID, w.appID, w.spareMemberUserID, w.imageID, w.taskID, w.certID
 	if otherObjects {
-		reg, ap, user, img, task = w.otherRegistryID, w.otherAppID, w.otherMemberUserID, w.otherImageID, w.otherTaskID
+		reg, ap, user, img, task, cert = w.otherRegistryID, w.otherAppID, w.otherMemberUserID, w.otherImageID, w.otherTaskID, w.otherCertID
 	}
 	return strings.NewReplacer("{account_id}", accountID, "{registry_id}", reg, "{app_id}", ap, "{user_id}", user,
-		"{image_id}", img, "{task_id}", task).Replace(pattern)
+		"{image_id}", img, "{task_id}", task, "{certificate_id}", cert).Replace(pattern)
 }
 
 func accountRoutes(t *testing.T, a *API) []route {
@@ -140,7 +143,7 @@ func TestOtherAccountsAreInvisible(t *testing.T) {
 			{"a malformed account id", fill(rt.pattern, "not-a-uuid", w, true), mgr},
 		}
 		if strings.Contains(rt.pattern, "{registry_id}") || strings.Contains(rt.pattern, "{app_id}") || strings.Contains(rt.pattern, "{user_id}") ||
-			strings.Contains(rt.pattern, "{image_id}") || strings.Contains(rt.pattern, "{task_id}") {
+			strings.Contains(rt.pattern, "{image_id}") || strings.Contains(rt.pattern, "{task_id}") || strings.Contains(rt.pattern, "{certificate_id}") {
 			cases = append(cases, struct{ name, path, token string }{
 				"the other account's object through this account", fill(rt.pattern, w.accountID, w, true), mgr})
 		}

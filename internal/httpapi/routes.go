@@ -48,15 +48,15 @@ func (a *API) routeTable() []route {
 		{"DELETE", "/v1/accounts/{account_id}/apps/{app_id}", writer, a.deleteApp},
 
 		// Images.
-		{"POST", "/v1/accounts/{account_id}/apps/{app_id}/images", writer, a.createImage},
+		{"POST", "/v1/accounts/{account_id}/apps/{app_id}/images", writer, limited(imageBodyLimit, a.createImage)},
 		{"GET", "/v1/accounts/{account_id}/apps/{app_id}/images", reader, a.listAppImages},
 		{"GET", "/v1/accounts/{account_id}/images", reader, a.listImages},
 		{"GET", "/v1/accounts/{account_id}/images/{image_id}", reader, a.getImage},
 		{"DELETE", "/v1/accounts/{account_id}/images/{image_id}", writer, a.deleteImage},
 		{"GET", "/v1/accounts/{account_id}/images/{image_id}/build", reader, a.imageBuild},
 		{"GET", "/v1/accounts/{account_id}/images/{image_id}/policy", reader, a.imagePolicy},
-		{"POST", "/v1/tools/sigstruct", signedIn, a.toolSigstruct},
-		{"POST", "/v1/tools/nitro-measurements", signedIn, a.toolNitroMeasurements},
+		{"POST", "/v1/tools/sigstruct", signedIn, limited(toolBodyLimit, a.toolSigstruct)},
+		{"POST", "/v1/tools/nitro-measurements", signedIn, limited(toolBodyLimit, a.toolNitroMeasurements)},
 
 		// Approval tasks.
 		{"GET", "/v1/accounts/{account_id}/tasks", reader, a.listTasks},
@@ -66,6 +66,15 @@ func (a *API) routeTable() []route {
 
 		// Image selection, explained.
 		{"POST", "/v1/accounts/{account_id}/attest/explain", reader, a.explain},
+
+		// Attestation (workloads authenticate with evidence) and the CA.
+		{"POST", "/v1/attest/challenge", openToAll, a.challenge},
+		{"POST", "/v1/attest", openToAll, a.attestation},
+		{"GET", "/v1/accounts/{account_id}/ca", openToAll, a.caCertificate},
+		{"GET", "/v1/accounts/{account_id}/ca/crl", openToAll, a.caCRL},
+		{"GET", "/v1/accounts/{account_id}/certificates", reader, a.listCertificates},
+		{"GET", "/v1/accounts/{account_id}/certificates/{certificate_id}", reader, a.getCertificate},
+		{"POST", "/v1/accounts/{account_id}/certificates/{certificate_id}/revoke", writer, a.revokeCertificate},
 
 		// Audit log.
 		{"GET", "/v1/accounts/{account_id}/audit", reader, a.listAudit},

@@ -35,10 +35,8 @@ func (a *API) getTask(w http.ResponseWriter, r *http.Request, c *call) error {
 
 func (a *API) approveTask(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req apiv1.ApproveRequest
-	if r.ContentLength != 0 {
-		if err := decode(r, &req); err != nil {
-			return err
-		}
+	if err := decodeOptional(r, &req); err != nil {
+		return err
 	}
 	t, err := a.tasks.Decide(r.Context(), c.accountID, r.PathValue("task_id"), c.principal.UserID, store.DecisionApprove, req.Comment)
 	if err != nil {

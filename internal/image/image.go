@@ -246,6 +246,9 @@ func (s *Service) Delete(ctx context.Context, accountID, imageID string) error {
 		return errs.NotFoundf("no such image")
 	}
 	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.Lock(ctx, "image:"+imageID); err != nil {
+			return err
+		}
 		img, err := tx.GetImage(ctx, accountID, imageID)
 		if err != nil {
 			return err
@@ -290,9 +293,14 @@ func (s *Service) deleteIn(ctx context.Context, tx store.Store, img *store.Image
 	if err := tx.DeleteImage(ctx, img.AccountID, img.ID); err != nil {
 		return err
 	}
+	// From now on nothing attests as the image, and what it attested no longer holds.
+	revoked, err := tx.RevokeImageCertificates(ctx, img.AccountID, img.ID, s.nowUTC(), "image deleted")
+	if err != nil {
+		return err
+	}
 	return s.audit.Append(ctx, tx, audit.Event{
 		AccountID: img.AccountID, Action: "image.delete", SubjectType: "image", SubjectID: img.ID,
-		Details: map[string]any{"app_id": img.AppID, "version": img.Version},
+		Details: map[string]any{"app_id": img.AppID, "version": img.Version, "certificates_revoked": revoked},
 	})
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/openccm/openccm/internal/httpapi"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store/sqlstore"
+	"github.com/openccm/openccm/internal/verifiers"
 )
 
 // shutdownGrace is how long in-flight requests get after SIGTERM.
@@ -56,7 +57,15 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 	}
 	defer db.Close()
 
-	svc, err := core.New(core.Config{Store: db, Box: box, Log: log,
+	roots, err := trustRoots(cfg, log)
+	if err != nil {
+		return err
+	}
+	vs, err := verifiers.New(roots, nil)
+	if err != nil {
+		return err
+	}
+	svc, err := core.New(core.Config{Store: db, Box: box, Log: log, Verifiers: vs, NonceTTL: time.Duration(cfg.NonceTTL),
 		SessionTTL: time.Duration(cfg.SessionTTL), AllowSignup: cfg.AllowSignup})
 	if err != nil {
 		return err
@@ -119,6 +128,28 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 	err = g.Wait()
 	log.Info("ccm server stopped")
 	return err
+}
+
+// trustRoots loads the roots added with --trust-roots, warning about each:
+// an added root lets whoever holds its key forge evidence.
+func trustRoots(cfg config.Server, log *slog.Logger) (config.TrustRoots, error) {
+	if cfg.TrustRoots == "" {
+		return config.TrustRoots{}, nil
+	}
+	r, err := config.LoadTrustRoots(cfg.TrustRoots)
+	if err != nil {
+		return r, err
+	}
+	for _, c := range r.Nitro {
+		log.Warn("trusting an added Nitro root: evidence it signs is accepted", "subject", c.Subject.String(), "sha256", config.Fingerprint(c))
+	}
+	for _, c := range r.IntelSGX {
+		log.Warn("trusting an added Intel SGX root: evidence it signs is accepted", "subject", c.Subject.String(), "sha256", config.Fingerprint(c))
+	}
+	for range r.AMD {
+		log.Warn("trusting added AMD roots: evidence they sign is accepted", "file", cfg.TrustRoots)
+	}
+	return r, nil
 }
 
 func openMasterKey(cfg config.Server, log *slog.Logger) (*secret.Box, error) {

@@ -475,3 +475,62 @@ type Explanation struct {
 	Result          string   `json:"result"`
 	Steps           []string `json:"steps"`
 }
+
+// ChallengeRequest is the body of POST /v1/attest/challenge.
+type ChallengeRequest struct {
+	AccountID string `json:"account_id"`
+}
+
+// Challenge is a single-use attestation nonce.
+type Challenge struct {
+	Nonce     string    `json:"nonce"` // base64 of 32 bytes
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AttestRequest is the body of POST /v1/attest.
+type AttestRequest struct {
+	AccountID string          `json:"account_id"`
+	AppID     string          `json:"app_id,omitempty"`
+	Platform  string          `json:"platform"`
+	Nonce     string          `json:"nonce"`
+	CSR       string          `json:"csr"`
+	Evidence  json.RawMessage `json:"evidence"`
+}
+
+// AttestResponse is a successful attestation's answer.
+type AttestResponse struct {
+	Certificate   string    `json:"certificate"` // PEM leaf
+	Chain         []string  `json:"chain"`       // PEM issuing CA
+	CertificateID string    `json:"certificate_id"`
+	AppID         string    `json:"app_id"`
+	ImageID       string    `json:"image_id"`
+	ExpiresAt     time.Time `json:"expires_at"`
+}
+
+// CACertificate is the body of GET /v1/accounts/{a}/ca.
+type CACertificate struct {
+	Certificate string `json:"certificate"`
+}
+
+// Certificate is a certificate the account's CA issued.
+type Certificate struct {
+	CertificateID    string     `json:"certificate_id"`
+	AppID            string     `json:"app_id"`
+	ImageID          string     `json:"image_id"`
+	Serial           string     `json:"serial"`
+	CommonName       string     `json:"common_name"`
+	DNSNames         []string   `json:"dns_names"`
+	URIs             []string   `json:"uris"`
+	NotBefore        time.Time  `json:"not_before"`
+	ExpiresAt        time.Time  `json:"expires_at"`
+	Status           string     `json:"status"` // issued, revoked, expired
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	Certificate      string     `json:"certificate"` // PEM
+	CreatedAt        time.Time  `json:"created_at"`
+}
+
+// RevokeRequest is the body of POST …/certificates/{certificate_id}/revoke.
+type RevokeRequest struct {
+	Reason string `json:"reason,omitempty"`
+}

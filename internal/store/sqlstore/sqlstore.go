@@ -6,7 +6,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -237,7 +239,11 @@ func (t *tx) Lock(ctx context.Context, name string) error {
 	if t.d != postgres {
 		return nil
 	}
-	if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", name); err != nil {
+	// A 64-bit key from SHA-256: hashtext's 32 bits would make unrelated
+	// locks collide (and wait on each other) far more often.
+	sum := sha256.Sum256([]byte(name))
+	key := int64(binary.BigEndian.Uint64(sum[:8]))
+	if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(?)", key); err != nil {
 		return fmt.Errorf("sqlstore: taking lock: %w", err)
 	}
 	return nil
