@@ -1,0 +1,218 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openccm/openccm/internal/ca"
+	"github.com/openccm/openccm/internal/platform"
+	"github.com/openccm/openccm/internal/platform/nitro"
+	"github.com/openccm/openccm/internal/platform/platformtest"
+	"github.com/openccm/openccm/internal/platform/sevsnp"
+	"github.com/openccm/openccm/internal/secret"
+	"github.com/openccm/openccm/internal/store"
+	"github.com/openccm/openccm/internal/store/sqlstore"
+)
+
+// rig is the attestation service with the real verifiers, trusting fake
+// vendor roots, on a temp SQLite store with one account, app and approved
+// image per platform.
+type rig struct {
+	s       *Service
+	st      store.Store
+	account string
+	nitro   *platformtest.NitroCA
+	snp     *platformtest.SNPCA
+	csr     string
+	spki    []byte
+	meas    [48]byte
+}
+
+func newRig(tb testing.TB) *rig {
+	tb.Helper()
+	ctx := context.Background()
+	path := filepath.Join(tb.TempDir(), "ccm.db")
+	st, err := sqlstore.Open(ctx, path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	nca, err := platformtest.NewNitroCA()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sca, err := platformtest.NewSNPCA()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nv, err := nitro.NewVerifier(nitro.Config{Roots: []*x509.Certificate{nca.Root()}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sv, err := sevsnp.NewVerifier(sevsnp.Config{Platform: platform.SEVSNP, Roots: sca.RootsPEM()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	box, _ := secret.New(bytes.Repeat([]byte{3}, secret.KeySize))
+	cas, _ := ca.New(ca.Config{Store: st, Box: box})
+	s, err := New(Config{Store: st, CA: cas, Verifiers: map[platform.Platform]platform.Verifier{platform.Nitro: nv, platform.SEVSNP: sv}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &rig{s: s, st: st, nitro: nca, snp: sca, account: "01a00000-0000-7000-8000-0000000000a1"}
+	copy(r.meas[:], bytes.Repeat([]byte{0x5a}, 48))
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	acct := &store.Account{ID: r.account, Name: "bench", TrustDomain: "bench", ApprovalPolicy: store.ApprovalPolicy{RequiredApprovals: 1},
+		AzureCVMPCRPriority: []int{}, SGXAcceptedTCBStatuses: []string{"UpToDate"}, CreatedAt: now, UpdatedAt: now}
+	vmpl := 0
+	err = st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.CreateAccount(ctx, acct); err != nil {
+			return err
+		}
+		if err := cas.Create(ctx, tx, acct); err != nil {
+			return err
+		}
+		for i, spec := range []struct {
+			typ store.AppType
+			p   string
+			m   store.Measurements
+			key string
+		}{
+			{store.AppEDP, "nitro", store.Measurements{PCR0: hex.EncodeToString(platformtest.NitroPCR(0)), PCR1: hex.EncodeToString(platformtest.NitroPCR(1)), PCR2: hex.EncodeToString(platformtest.NitroPCR(2))}, ""},
+			{store.AppSEVSNP, "sev_snp", store.Measurements{Measurement: hex.EncodeToString(r.meas[:]), VMPL: &vmpl}, ""},
+		} {
+			app := &store.App{ID: fmt.Sprintf("01a00000-0000-7000-8000-0000000000b%d", i), AccountID: acct.ID, Name: spec.p, Type: spec.typ,
+				Domains: []string{"api.example.com"}, ApprovedDomains: []string{"api.example.com"}, Labels: map[string]string{},
+				Certificate: store.CertificateSettings{Enabled: true, ValidityDays: 1}, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateApp(ctx, app); err != nil {
+				return err
+			}
+			key := "nitro:" + spec.m.PCR0 + ":" + spec.m.PCR1 + ":" + spec.m.PCR2
+			if spec.p == "sev_snp" {
+				key = fmt.Sprintf("sev_snp:%s:0", spec.m.Measurement)
+			}
+			img := &store.Image{ID: fmt.Sprintf("01a00000-0000-7000-8000-0000000000c%d", i), AccountID: acct.ID, AppID: app.ID, Type: spec.typ,
+				Platform: spec.p, Version: "1", Status: store.ImageReady, ApprovalStatus: store.ApprovalApproved,
+				Measurements: spec.m, MeasurementKey: key, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateImage(ctx, img); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+	csr, _ := x509.ParseCertificateRequest(der)
+	r.csr = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	r.spki = csr.RawSubjectPublicKeyInfo
+	return r
+}
+
+// request makes a challenge and evidence for it on platform p.
+func (r *rig) request(tb testing.TB, p platform.Platform, mutate func(nd *platformtest.NitroDoc, sr *platformtest.SNPReport)) Request {
+	tb.Helper()
+	nonce, _, err := r.s.Challenge(context.Background(), r.account)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := Binding(nonce, r.spki)
+	var ev []byte
+	nd := platformtest.NitroDoc{UserData: b[:]}
+	sr := platformtest.SNPReport{Measurement: r.meas}
+	copy(sr.ReportData[:], b[:])
+	if mutate != nil {
+		mutate(&nd, &sr)
+	}
+	switch p {
+	case platform.Nitro:
+		ev, err = r.nitro.Evidence(nd)
+	case platform.SEVSNP:
+		ev, err = r.snp.Report(sr)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Request{AccountID: r.account, Platform: string(p), Nonce: base64.StdEncoding.EncodeToString(nonce), CSR: r.csr, Evidence: json.RawMessage(ev)}
+}
+
+func TestAttestWithRealVerifiers(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for _, p := range []platform.Platform{platform.Nitro, platform.SEVSNP} {
+		t.Run(string(p), func(t *testing.T) {
+			res, err := r.s.Attest(ctx, r.request(t, p, nil))
+			if err != nil {
+				t.Fatalf("attest: %v", err)
+			}
+			if res.Leaf.DNSNames[0] != "api.example.com" || !strings.HasPrefix(res.Leaf.URIs[0].String(), "spiffe://bench/app/") {
+				t.Fatalf("leaf %v %v", res.Leaf.DNSNames, res.Leaf.URIs)
+			}
+			cases := []struct {
+				name   string
+				mutate func(nd *platformtest.NitroDoc, sr *platformtest.SNPReport)
+				reason string
+			}{
+				{"debug evidence is refused", func(nd *platformtest.NitroDoc, sr *platformtest.SNPReport) {
+					nd.PCRs = map[int][]byte{0: make([]byte, 48), 1: make([]byte, 48), 2: make([]byte, 48)}
+					sr.Debug = true
+				}, ResultDebugNotAllowed},
+				{"evidence for another key is refused", func(nd *platformtest.NitroDoc, sr *platformtest.SNPReport) {
+					nd.UserData = bytes.Repeat([]byte{1}, 32)
+					sr.ReportData[0] ^= 1
+				}, platform.ReasonBindingMismatch},
+				{"an unknown measurement has no image", func(nd *platformtest.NitroDoc, sr *platformtest.SNPReport) {
+					nd.PCRs = map[int][]byte{0: bytes.Repeat([]byte{9}, 48), 1: platformtest.NitroPCR(1), 2: platformtest.NitroPCR(2)}
+					sr.Measurement[0] ^= 1
+				}, ResultNoMatchingImage},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					_, err := r.s.Attest(ctx, r.request(t, p, c.mutate))
+					if got := platform.ReasonOf(err); got != c.reason {
+						t.Fatalf("reason %q (%v), want %q", got, err, c.reason)
+					}
+				})
+			}
+		})
+	}
+}
+
+func benchmarkAttest(b *testing.B, p platform.Platform) {
+	r := newRig(b)
+	ctx := context.Background()
+	if _, err := r.s.Attest(ctx, r.request(b, p, nil)); err != nil { // warm the caches
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		req := r.request(b, p, nil)
+		b.StartTimer()
+		if _, err := r.s.Attest(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAttestNitro is a whole warm attestation through the service:
+// nonce, verification, selection, issuance and audit, on SQLite.
+func BenchmarkAttestNitro(b *testing.B) { benchmarkAttest(b, platform.Nitro) }
+
+// BenchmarkAttestSEVSNP is the same for SEV-SNP.
+func BenchmarkAttestSEVSNP(b *testing.B) { benchmarkAttest(b, platform.SEVSNP) }
