@@ -25,6 +25,16 @@ type TrustRoots struct {
 	IntelSGX []*x509.Certificate
 }
 
+// AMDCertificates returns the certificates of the AMD bundles (ARKs and ASKs).
+func (t TrustRoots) AMDCertificates() []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, b := range t.AMD {
+		certs, _ := parsePEMCerts(b)
+		out = append(out, certs...)
+	}
+	return out
+}
+
 // Count is the number of added roots.
 func (t TrustRoots) Count() int { return len(t.Nitro) + len(t.AMD) + len(t.IntelSGX) }
 

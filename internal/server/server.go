@@ -146,8 +146,8 @@ func trustRoots(cfg config.Server, log *slog.Logger) (config.TrustRoots, error) 
 	for _, c := range r.IntelSGX {
 		log.Warn("trusting an added Intel SGX root: evidence it signs is accepted", "subject", c.Subject.String(), "sha256", config.Fingerprint(c))
 	}
-	for range r.AMD {
-		log.Warn("trusting added AMD roots: evidence they sign is accepted", "file", cfg.TrustRoots)
+	for _, c := range r.AMDCertificates() {
+		log.Warn("trusting an added AMD root: evidence it signs is accepted", "subject", c.Subject.String(), "sha256", config.Fingerprint(c))
 	}
 	return r, nil
 }
