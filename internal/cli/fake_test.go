@@ -35,6 +35,7 @@ type fakeServer struct {
 	regSecrets map[string]string            // registry ID → password
 	apps       map[string][]*apiv1.App      // account ID → apps
 	images     imageState                   // images, builds, tasks, audit log: fake_images_test.go
+	attest     attestState                  // nonces, the CA, certificates: fake_attest_test.go
 }
 
 type recordedRequest struct {
@@ -422,4 +423,5 @@ func (f *fakeServer) routes(mux *http.ServeMux) {
 	}))
 
 	f.imageRoutes(mux, auth, inAccount, findApp)
+	f.attestRoutes(mux, inAccount)
 }

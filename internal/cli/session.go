@@ -39,6 +39,8 @@ type session struct {
 	path  string
 	cfg   clientConfig // as in the file, without the environment
 	api   *client.Client
+	// hasToken is false in a public session without credentials.
+	hasToken bool
 }
 
 // openConfig loads the config file.
@@ -57,6 +59,17 @@ func openConfig(flags *clientFlags) (*session, error) {
 // openSession loads the config and makes a client with the effective server
 // and token: flags first, then the environment, then the file.
 func openSession(flags *clientFlags) (*session, error) {
+	return openSessionWith(flags, true)
+}
+
+// openPublicSession is openSession for the public routes (attestation, the
+// CA and its CRL): the token, when there is one, is used to look account
+// and app names up, but none is needed.
+func openPublicSession(flags *clientFlags) (*session, error) {
+	return openSessionWith(flags, false)
+}
+
+func openSessionWith(flags *clientFlags, needToken bool) (*session, error) {
 	s, err := openConfig(flags)
 	if err != nil {
 		return nil, err
@@ -72,9 +85,10 @@ func openSession(flags *clientFlags) (*session, error) {
 		token = firstNonEmpty(token, s.cfg.Token)
 		caFile, fingerprint = s.cfg.CAFile, s.cfg.Fingerprint
 	}
-	if token == "" {
+	if token == "" && needToken {
 		return nil, fmt.Errorf("not logged in to %s: run `ccm login`, or set %s", server, envToken)
 	}
+	s.hasToken = token != ""
 	s.api, err = newClient(server, token, caFile, fingerprint)
 	if err != nil {
 		return nil, err
@@ -87,6 +101,24 @@ func openAccount(cmd *cobra.Command, flags *clientFlags) (*session, string, erro
 	s, err := openSession(flags)
 	if err != nil {
 		return nil, "", err
+	}
+	id, err := s.accountID(cmd.Context(), "")
+	if err != nil {
+		return nil, "", err
+	}
+	return s, id, nil
+}
+
+// openPublicAccount opens a public session and resolves the account the
+// verb works in. Without credentials the account must be given by ID.
+func openPublicAccount(cmd *cobra.Command, flags *clientFlags) (*session, string, error) {
+	s, err := openPublicSession(flags)
+	if err != nil {
+		return nil, "", err
+	}
+	ref := firstNonEmpty(flags.account, os.Getenv(envAccount), s.cfg.AccountID)
+	if ref != "" && !isUUID(ref) && !s.hasToken {
+		return nil, "", fmt.Errorf("account %q: without a login, give the account's ID (names are looked up with `ccm login`)", ref)
 	}
 	id, err := s.accountID(cmd.Context(), "")
 	if err != nil {

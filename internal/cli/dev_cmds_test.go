@@ -1,0 +1,456 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/openccm/openccm/internal/attest"
+	"github.com/openccm/openccm/internal/config"
+	"github.com/openccm/openccm/internal/platform"
+	"github.com/openccm/openccm/internal/platform/platformtest"
+	"github.com/openccm/openccm/internal/verifiers"
+)
+
+// runCCM runs ccm offline (no harness, no server) and returns its outputs
+// and exit code.
+func runCCM(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = Main(args, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := runCCM(args...)
+	if code != 0 {
+		t.Fatalf("ccm %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// sharedRoots is the output of one ccm dev roots, shared by the tests of
+// this file (the fake AMD keys take a second or two).
+type sharedRoots struct{ dir, stdout, stderr string }
+
+// devRootsTemp is the temporary directory of devRoots, once made.
+var devRootsTemp string
+
+var devRoots = sync.OnceValues(func() (sharedRoots, error) {
+	dir, err := os.MkdirTemp("", "ccm-dev-roots-")
+	if err != nil {
+		return sharedRoots{}, err
+	}
+	devRootsTemp = dir
+	r := sharedRoots{dir: filepath.Join(dir, "roots")}
+	var code int
+	if r.stdout, r.stderr, code = runCCM("dev", "roots", r.dir); code != 0 {
+		return r, &exitError{code: code, msg: r.stderr}
+	}
+	return r, nil
+})
+
+func testRoots(t *testing.T) string {
+	t.Helper()
+	r, err := devRoots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if devRootsTemp != "" {
+		os.RemoveAll(devRootsTemp)
+	}
+	os.Exit(code)
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// inspect runs ccm evidence inspect and returns the claims it printed.
+func inspect(t *testing.T, args ...string) (claims map[string]any, stderr string, code int) {
+	t.Helper()
+	out, errOut, code := runCCM(append([]string{"evidence", "inspect"}, args...)...)
+	if out != "" {
+		if err := json.Unmarshal([]byte(out), &claims); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out)
+		}
+	}
+	return claims, errOut, code
+}
+
+func TestDevRoots(t *testing.T) {
+	r, err := devRoots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, out, errOut := r.dir, r.stdout, r.stderr
+	for _, want := range []string{"nitro-root.pem", "snp-roots.pem", "trust-roots.yaml", "ccm server --trust-roots " + filepath.Join(dir, "trust-roots.yaml")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "WARNING: THESE ROOTS ARE FOR TESTING ONLY") {
+		t.Errorf("no warning: %q", errOut)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("directory: %v, %v", st, err)
+	}
+	for _, key := range []string{platformtest.NitroRootKey, platformtest.NitroIntermediateKey, platformtest.SNPASKKey} {
+		if st, err := os.Stat(filepath.Join(dir, key)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v", key, st, err)
+		}
+	}
+	yaml, _ := os.ReadFile(filepath.Join(dir, "trust-roots.yaml"))
+	if !strings.Contains(string(yaml), "nitro: [nitro-root.pem]\namd: [snp-roots.pem]\n") {
+		t.Errorf("trust-roots.yaml:\n%s", yaml)
+	}
+	roots, err := config.LoadTrustRoots(filepath.Join(dir, "trust-roots.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roots.Nitro) != 1 || len(roots.AMD) != 1 || roots.Nitro[0].Subject.CommonName != "openccm-test.nitro-enclaves" {
+		t.Errorf("trust roots = %+v", roots)
+	}
+	if _, err := verifiers.New(roots, nil); err != nil {
+		t.Errorf("verifiers refuse the roots: %v", err)
+	}
+	if _, err := platformtest.LoadNitroCA(dir); err != nil {
+		t.Error(err)
+	}
+	if _, err := platformtest.LoadSNPCA(dir); err != nil {
+		t.Error(err)
+	}
+
+	// Existing roots are kept unless --force (on a copy: the other tests
+	// use these).
+	copied := filepath.Join(t.TempDir(), "roots")
+	if err := os.CopyFS(copied, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	dir = copied
+	before, _ := os.ReadFile(filepath.Join(dir, platformtest.NitroRootFile))
+	_, errOut, code := runCCM("dev", "roots", dir)
+	if code != 1 || !strings.Contains(errOut, "already exists") || !strings.Contains(errOut, "--force") {
+		t.Errorf("second run: exit %d, %q", code, errOut)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, platformtest.NitroRootFile)); !bytes.Equal(before, after) {
+		t.Error("the roots were replaced without --force")
+	}
+	// Even a lone trust-roots file counts.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "trust-roots.yaml"), nil, 0o644)
+	if _, errOut, code := runCCM("dev", "roots", other); code != 1 || !strings.Contains(errOut, "trust-roots.yaml already exists") {
+		t.Errorf("lone trust-roots.yaml: exit %d, %q", code, errOut)
+	}
+	mustRun(t, "dev", "roots", dir, "--force")
+	if after, _ := os.ReadFile(filepath.Join(dir, platformtest.NitroRootFile)); bytes.Equal(before, after) {
+		t.Error("--force did not replace the roots")
+	}
+}
+
+// verifyWithBinding checks evidence as the server does: with the binding.
+func verifyWithBinding(t *testing.T, roots, p string, evidence []byte, binding [32]byte) (*platform.Claims, error) {
+	t.Helper()
+	tr, err := config.LoadTrustRoots(filepath.Join(roots, "trust-roots.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := verifiers.New(tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs[platform.Platform(p)].Verify(context.Background(), evidence, platform.Options{Binding: &binding})
+}
+
+func TestDevEvidenceNitroRoundTrip(t *testing.T) {
+	roots := testRoots(t)
+	trust := filepath.Join(roots, "trust-roots.yaml")
+	pcr := func(d string) string { return hexOf(d, 96) }
+	var binding [32]byte
+	rand.Read(binding[:])
+	bindingHex := hex.EncodeToString(binding[:])
+
+	out := mustRun(t, "dev", "evidence", "--platform", "nitro", "--roots", roots, "--binding", bindingHex,
+		"--pcr0", pcr("a"), "--pcr1", pcr("b"), "--pcr2", pcr("c"))
+	var ev struct{ Document string }
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil || ev.Document == "" {
+		t.Fatalf("evidence %q: %v", out, err)
+	}
+	// What a server does with it, binding included.
+	if _, err := verifyWithBinding(t, roots, "nitro", []byte(out), binding); err != nil {
+		t.Fatalf("the server's verifier rejects it: %v", err)
+	}
+
+	evFile := writeFile(t, "nitro.json", []byte(out))
+	claims, errOut, code := inspect(t, "--platform", "nitro", evFile, "--trust-roots", trust)
+	if code != 0 || errOut != "verified: the evidence's signature chain is valid\n" {
+		t.Fatalf("inspect: exit %d, %q", code, errOut)
+	}
+	pcrs, _ := claims["pcrs"].(map[string]any)
+	if claims["platform"] != "nitro" || claims["debug"] != false || claims["user_data"] != bindingHex ||
+		pcrs["0"] != pcr("a") || pcrs["1"] != pcr("b") || pcrs["2"] != pcr("c") || pcrs["3"] != hexOf("0", 96) {
+		t.Errorf("claims = %v", claims)
+	}
+
+	// The raw document, as /dev/nsm returns it.
+	doc, _ := base64.StdEncoding.DecodeString(ev.Document)
+	rawFile := writeFile(t, "nitro.cose", doc)
+	if _, errOut, code := inspect(t, "--platform", "nitro", rawFile, "--trust-roots", trust); code != 0 {
+		t.Errorf("raw document: exit %d, %q", code, errOut)
+	}
+	out, _, code = runCCM("evidence", "inspect", "--platform", "nitro", rawFile, "--trust-roots", trust, "-o", "json")
+	var res inspection
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || !res.Verified || res.Reason != "" || res.Claims == nil ||
+		res.Claims.UserData != bindingHex {
+		t.Errorf("-o json: exit %d, %s", code, out)
+	}
+
+	// Not trusted without the trust-roots file.
+	_, errOut, code = inspect(t, "--platform", "nitro", evFile)
+	if code != 1 || !strings.HasPrefix(errOut, "NOT verified: signature_invalid: nitro: certificate chain does not verify") {
+		t.Errorf("without the roots: exit %d, %q", code, errOut)
+	}
+	out, _, code = runCCM("evidence", "inspect", "--platform", "nitro", evFile, "-o", "json")
+	res = inspection{}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.Verified || res.Reason != "signature_invalid" ||
+		!strings.Contains(res.Message, "does not verify to a trusted Nitro root") || res.Claims != nil {
+		t.Errorf("-o json without the roots: exit %d, %s", code, out)
+	}
+
+	// Tampered: the signature's last byte.
+	bad := bytes.Clone(doc)
+	bad[len(bad)-1] ^= 1
+	for name, data := range map[string][]byte{
+		"raw":  bad,
+		"json": []byte(`{"document": "` + base64.StdEncoding.EncodeToString(bad) + `"}`),
+	} {
+		claims, errOut, code := inspect(t, "--platform", "nitro", writeFile(t, "bad", data), "--trust-roots", trust)
+		if code != 1 || claims != nil || !strings.Contains(errOut, "NOT verified: signature_invalid: nitro: COSE signature does not verify") {
+			t.Errorf("tampered %s: exit %d, %q", name, code, errOut)
+		}
+	}
+
+	// A debug-mode enclave.
+	out = mustRun(t, "dev", "evidence", "--platform", "nitro", "--roots", roots, "--binding", bindingHex, "--debug")
+	claims, _, code = inspect(t, "--platform", "nitro", writeFile(t, "debug.json", []byte(out)), "--trust-roots", trust)
+	if pcrs, _ := claims["pcrs"].(map[string]any); code != 0 || claims["debug"] != true || pcrs["0"] != hexOf("0", 96) {
+		t.Errorf("--debug: exit %d, claims %v", code, claims)
+	}
+}
+
+func TestDevEvidenceSNPRoundTrip(t *testing.T) {
+	roots := testRoots(t)
+	trust := filepath.Join(roots, "trust-roots.yaml")
+	var binding [32]byte
+	rand.Read(binding[:])
+	bindingHex := hex.EncodeToString(binding[:])
+	measurement, hostData := hexOf("4", 94)+"2a", hexOf("d", 64)
+
+	out := mustRun(t, "dev", "evidence", "--platform", "sev_snp", "--roots", roots, "--binding", bindingHex,
+		"--measurement", measurement, "--vmpl", "2", "--host-data", hostData)
+	var ev struct{ Report, VCEK, ASK, ARK []byte }
+	if err := json.Unmarshal([]byte(out), &ev); err != nil || len(ev.Report) != 1184 || len(ev.VCEK) == 0 || len(ev.ASK) == 0 || len(ev.ARK) == 0 {
+		t.Fatalf("evidence %.100q: %v", out, err)
+	}
+	if _, err := verifyWithBinding(t, roots, "sev_snp", []byte(out), binding); err != nil {
+		t.Fatalf("the server's verifier rejects it: %v", err)
+	}
+
+	claims, errOut, code := inspect(t, "--platform", "sev_snp", writeFile(t, "snp.json", []byte(out)), "--trust-roots", trust)
+	if code != 0 || !strings.HasPrefix(errOut, "verified") {
+		t.Fatalf("inspect: exit %d, %q", code, errOut)
+	}
+	if claims["platform"] != "sev_snp" || claims["debug"] != false || claims["measurement"] != measurement || claims["vmpl"] != 2.0 ||
+		claims["host_data"] != hostData || claims["report_data"] != bindingHex+hexOf("0", 64) {
+		t.Errorf("claims = %v", claims)
+	}
+
+	// The raw report, with the certificates as DER and PEM files.
+	report := writeFile(t, "report.bin", ev.Report)
+	vcekDER := writeFile(t, "vcek.der", ev.VCEK)
+	askPEM := writeFile(t, "ask.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ev.ASK}))
+	arkPEM := writeFile(t, "ark.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ev.ARK}))
+	claims, errOut, code = inspect(t, "--platform", "sev_snp", report, "--vcek", vcekDER, "--ask", askPEM, "--ark", arkPEM, "--trust-roots", trust)
+	if code != 0 || claims["measurement"] != measurement {
+		t.Errorf("raw report: exit %d, %q, %v", code, errOut, claims)
+	}
+	if _, errOut, code := inspect(t, "--platform", "sev_snp", report, "--trust-roots", trust); code != 1 || !strings.Contains(errOut, "a raw report needs --vcek FILE") {
+		t.Errorf("raw report without --vcek: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := inspect(t, "--platform", "sev_snp", report, "--vcek", vcekDER); code != 1 || !strings.HasPrefix(errOut, "NOT verified: signature_invalid") {
+		t.Errorf("without the roots: exit %d, %q", code, errOut)
+	}
+
+	// Tampered: one byte of the measurement.
+	bad := bytes.Clone(ev.Report)
+	bad[0x90] ^= 1
+	_, errOut, code = inspect(t, "--platform", "sev_snp", writeFile(t, "bad.bin", bad), "--vcek", vcekDER, "--trust-roots", trust)
+	if code != 1 || !strings.HasPrefix(errOut, "NOT verified: signature_invalid") {
+		t.Errorf("tampered report: exit %d, %q", code, errOut)
+	}
+	badJSON, _ := json.Marshal(map[string][]byte{"report": bad, "vcek": ev.VCEK})
+	if _, errOut, code := inspect(t, "--platform", "sev_snp", writeFile(t, "bad.json", badJSON), "--trust-roots", trust); code != 1 ||
+		!strings.HasPrefix(errOut, "NOT verified: signature_invalid") {
+		t.Errorf("tampered evidence object: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := inspect(t, "--platform", "sev_snp", writeFile(t, "junk.json", []byte(`{"report": "AAAA"}`)), "--trust-roots", trust); code != 1 ||
+		!strings.HasPrefix(errOut, "NOT verified: evidence_malformed") {
+		t.Errorf("malformed evidence object: exit %d, %q", code, errOut)
+	}
+
+	// A debug policy.
+	out = mustRun(t, "dev", "evidence", "--platform", "sev_snp", "--roots", roots, "--binding", bindingHex, "--measurement", measurement, "--debug")
+	if claims, _, code := inspect(t, "--platform", "sev_snp", writeFile(t, "debug.json", []byte(out)), "--trust-roots", trust); code != 0 || claims["debug"] != true {
+		t.Errorf("--debug: exit %d, %v", code, claims)
+	}
+
+	// ACI: matched on host data.
+	out = mustRun(t, "dev", "evidence", "--platform", "aci", "--roots", roots, "--binding", bindingHex, "--host-data", hostData)
+	claims, _, code = inspect(t, "--platform", "aci", writeFile(t, "aci.json", []byte(out)), "--trust-roots", trust)
+	if code != 0 || claims["platform"] != "aci" || claims["host_data"] != hostData || claims["vmpl"] != 0.0 {
+		t.Errorf("aci: exit %d, %v", code, claims)
+	}
+}
+
+func TestDevEvidenceFromNonceAndCSR(t *testing.T) {
+	roots := testRoots(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := x509.ParseCertificateRequest(csrDER)
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	binding := attest.Binding(nonce, csr.RawSubjectPublicKeyInfo)
+	for name, data := range map[string][]byte{
+		"pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}),
+		"der": csrDER,
+	} {
+		csrFile := writeFile(t, "csr."+name, data)
+		out := mustRun(t, "dev", "evidence", "--platform", "aci", "--roots", roots, "--nonce", base64.StdEncoding.EncodeToString(nonce),
+			"--csr", csrFile, "--host-data", hexOf("1", 64))
+		if _, err := verifyWithBinding(t, roots, "aci", []byte(out), binding); err != nil {
+			t.Errorf("%s CSR: the binding of the nonce and the CSR's key is not in the evidence: %v", name, err)
+		}
+	}
+}
+
+func TestDevEvidenceFlagErrors(t *testing.T) {
+	roots := testRoots(t)
+	b := hexOf("1", 64)
+	pcr := hexOf("a", 96)
+	nitro := []string{"--platform", "nitro", "--roots", roots, "--binding", b}
+	snp := []string{"--platform", "sev_snp", "--roots", roots, "--binding", b}
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--roots", roots, "--binding", b}, "--platform is required"},
+		{[]string{"--platform", "sgx", "--roots", roots, "--binding", b}, `--platform "sgx": ccm dev makes nitro, sev_snp or aci evidence`},
+		{[]string{"--platform", "nitro", "--binding", b, "--pcr0", pcr, "--pcr1", pcr, "--pcr2", pcr}, "--roots is required"},
+		{[]string{"--platform", "nitro", "--roots", roots, "--pcr0", pcr, "--pcr1", pcr, "--pcr2", pcr}, "give the binding"},
+		{append(nitro, "--pcr0", pcr, "--pcr1", pcr), "--pcr2 is required for nitro evidence"},
+		{append(nitro, "--pcr0", "abcd", "--pcr1", pcr, "--pcr2", pcr), "--pcr0: want 96 hex digits (48 bytes)"},
+		{append(nitro, "--pcr0", pcr, "--debug"), "--pcr0: a debug-mode enclave's PCRs are all zeros"},
+		{append(nitro, "--measurement", hexOf("1", 96)), "--measurement does not apply to nitro evidence"},
+		{append(snp, "--pcr0", pcr), "--pcr0 does not apply to sev_snp evidence"},
+		{snp, "--measurement is required for sev_snp evidence"},
+		{append(snp, "--measurement", hexOf("1", 96), "--vmpl", "4"), "--vmpl 4: want 0 to 3"},
+		{append(snp, "--measurement", hexOf("1", 96), "--host-data", "zz"), "--host-data: want 64 hex digits"},
+		{[]string{"--platform", "aci", "--roots", roots, "--binding", b}, "--host-data is required for aci evidence"},
+		{[]string{"--platform", "sev_snp", "--roots", roots, "--binding", "123", "--measurement", hexOf("1", 96)}, "--binding: want 64 hex digits"},
+		{append(nitro, "--nonce", "AAAA", "--csr", "x"), "none of the others can be"},
+		{[]string{"--platform", "nitro", "--roots", roots, "--nonce", "AAAA"}, "must all be set"},
+		{[]string{"--platform", "nitro", "--roots", roots, "--nonce", "!!", "--csr", "x"}, `--nonce "!!" is not base64`},
+		{[]string{"--platform", "nitro", "--roots", t.TempDir(), "--binding", b, "--pcr0", pcr, "--pcr1", pcr, "--pcr2", pcr}, "loading the fake Nitro root"},
+	}
+	for _, tc := range tests {
+		out, errOut, code := runCCM(append([]string{"dev", "evidence"}, tc.args...)...)
+		if code != 1 || out != "" || !strings.Contains(errOut, tc.wantErr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", tc.args, code, out, errOut, tc.wantErr)
+		}
+	}
+}
+
+func TestInspectRealNitroSample(t *testing.T) {
+	const dir = "../platform/nitro/testdata"
+	proper := filepath.Join(dir, "request_proper.bin")
+
+	out, errOut, code := runCCM("evidence", "inspect", "--platform", "nitro", proper, "--at", "2021-09-09T10:30:00Z")
+	if code != 0 || errOut != "verified: the evidence's signature chain is valid\n" {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+	if !strings.Contains(out, `"debug": true`) || !strings.Contains(out, `"module_id": "i-02e3a660059b27d87-enc017bca11991e5083"`) {
+		t.Errorf("claims:\n%s", out)
+	}
+	out, _, code = runCCM("evidence", "inspect", "--platform", "nitro", proper, "--at", "2021-09-09T10:30:00Z", "-o", "json")
+	var res inspection
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || !res.Verified || res.Claims == nil || !res.Claims.Debug {
+		t.Errorf("-o json: exit %d, %s", code, out)
+	}
+
+	// The same as an evidence object.
+	doc, _ := os.ReadFile(proper)
+	evFile := writeFile(t, "sample.json", []byte(`{"document": "`+base64.StdEncoding.EncodeToString(doc)+`"}`))
+	if _, errOut, code := inspect(t, "--platform", "nitro", evFile, "--at", "2021-09-09T10:30:00Z"); code != 0 {
+		t.Errorf("as JSON: exit %d, %q", code, errOut)
+	}
+
+	// Now, its certificates have long expired.
+	out, errOut, code = runCCM("evidence", "inspect", "--platform", "nitro", proper)
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, "NOT verified: signature_invalid: ") || !strings.Contains(errOut, "expired") {
+		t.Errorf("without --at: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, errOut, code = runCCM("evidence", "inspect", "--platform", "nitro", filepath.Join(dir, "tampered_signature.bin"), "--at", "2021-09-09T10:30:00Z")
+	if code != 1 || !strings.Contains(errOut, "NOT verified: signature_invalid: nitro: COSE signature does not verify") {
+		t.Errorf("tampered signature: exit %d, %q", code, errOut)
+	}
+	_, errOut, code = runCCM("evidence", "inspect", "--platform", "nitro", filepath.Join(dir, "tampered_certificate.bin"), "--at", "2021-09-09T10:30:00Z")
+	if code != 1 || !strings.Contains(errOut, "NOT verified: evidence_malformed") {
+		t.Errorf("tampered certificate: exit %d, %q", code, errOut)
+	}
+
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{proper}, "--platform is required"},
+		{[]string{"--platform", "sgx", proper}, `--platform "sgx": evidence inspect verifies nitro, sev_snp and aci evidence`},
+		{[]string{"--platform", "nitro", proper, "--at", "yesterday"}, "--at: want an RFC 3339 time"},
+		{[]string{"--platform", "nitro", proper, "--vcek", proper}, "[--vcek] apply to sev_snp and aci reports"},
+		{[]string{"--platform", "nitro", evFile, "--ark", proper}, "[--ark] apply to a raw report"},
+		{[]string{"--platform", "nitro", proper, "--trust-roots", "/nonexistent.yaml"}, "trust roots"},
+		{[]string{"--platform", "nitro", proper, "-o", "yaml"}, `unknown output format "yaml"`},
+		{[]string{"--platform", "nitro", filepath.Join(dir, "missing.bin")}, "no such file"},
+	} {
+		out, errOut, code := runCCM(append([]string{"evidence", "inspect"}, tc.args...)...)
+		if code != 1 || out != "" || !strings.Contains(errOut, tc.wantErr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", tc.args, code, out, errOut, tc.wantErr)
+		}
+	}
+}
