@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/platform/sgx/sgxtest"
 	"github.com/openccm/openccm/internal/store"
 )
@@ -286,29 +289,30 @@ func TestAppDeleteWithImages(t *testing.T) {
 	}
 }
 
-func TestACIPolicyDownload(t *testing.T) {
+func TestACIBuildPolicyAndAttestation(t *testing.T) {
 	h := newHarness(t)
 	w := h.newWorld()
-	aci := h.appOf(w, "aci", "aci", map[string]any{"input_image_name": "nginx"})
+	base := "/v1/accounts/" + w.accountID
+	aci := h.appOf(w, "aci", "aci", map[string]any{"input_image_name": "nginx", "domains": []string{"aci.example.com"}})
 	img := h.must(202, "POST", aci, w.admin, map[string]any{"tag": "1.4"})
-	url := "/v1/accounts/" + w.accountID + "/images/" + img["image_id"].(string) + "/policy"
+	id := img["image_id"].(string)
+	url := base + "/images/" + id + "/policy"
 	if r := h.do("GET", url, w.tokens[store.RoleReader], nil); r.Status != 409 {
 		t.Fatalf("policy of a pending image: %d %s", r.Status, r.Body)
 	}
-	// What the build stores when it finishes (the build itself is the jobs' work).
-	ctx := t.Context()
-	rec, err := h.st.GetImage(ctx, w.accountID, img["image_id"].(string))
-	if err != nil {
-		t.Fatal(err)
+	// What the policy build (the jobs' work) reports when it finishes.
+	policy := "package policy\n"
+	sum := sha256.Sum256([]byte(policy))
+	done, err := h.api.images.FinishBuild(t.Context(), w.accountID, id, image.BuildResult{
+		Measurements: store.Measurements{PolicySHA256: hex.EncodeToString(sum[:])},
+		Artifacts:    map[string][]byte{store.ArtifactARMTemplate: []byte(`{"resources":[]}`), store.ArtifactCCEPolicy: []byte(policy)},
+	})
+	if err != nil || done.Status != store.ImageReady || done.TaskID == "" {
+		t.Fatalf("finish build: %+v %v", done, err)
 	}
-	rec.Status = store.ImageReady
-	if err := h.st.UpdateImage(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	for kind, content := range map[string]string{store.ArtifactARMTemplate: `{"resources":[]}`, store.ArtifactCCEPolicy: "package policy\n"} {
-		if err := h.st.PutImageArtifact(ctx, w.accountID, rec.ID, kind, []byte(content), rec.UpdatedAt); err != nil {
-			t.Fatal(err)
-		}
+	got := h.must(200, "GET", base+"/images/"+id, w.admin, nil)
+	if got["measurements"].(map[string]any)["policy_sha256"] != hex.EncodeToString(sum[:]) || got["status"] != "ready" {
+		t.Fatalf("built image %v", got)
 	}
 	r := h.do("GET", url, w.tokens[store.RoleReader], nil)
 	if r.Status != 200 || string(r.Body) != `{"resources":[]}` || r.Header.Get("Content-Type") != "application/json" ||
@@ -316,13 +320,41 @@ func TestACIPolicyDownload(t *testing.T) {
 		t.Fatalf("ARM template: %d %q %v", r.Status, r.Body, r.Header)
 	}
 	r = h.do("GET", url+"?format=rego", w.tokens[store.RoleReader], nil)
-	if r.Status != 200 || string(r.Body) != "package policy\n" || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+	if r.Status != 200 || string(r.Body) != policy || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("rego: %d %q", r.Status, r.Body)
 	}
 	if r := h.do("GET", url+"?format=yaml", w.admin, nil); r.Status != 400 {
 		t.Fatalf("bad format: %d", r.Status)
 	}
-	if r := h.do("GET", "/v1/accounts/"+w.accountID+"/images/"+w.imageID+"/policy", w.admin, nil); r.Status != 404 {
+	if r := h.do("GET", base+"/images/"+w.imageID+"/policy", w.admin, nil); r.Status != 404 {
 		t.Fatalf("policy of an sev_snp image: %d", r.Status)
 	}
+
+	// ACI evidence matches on host_data = policy_sha256, once approved.
+	aciAttest := func() response {
+		a := h.newAttestation(w.accountID, hexOf(0x77, 48), 0)
+		a.body["platform"] = "aci"
+		a.evidence["host_data"] = hex.EncodeToString(sum[:])
+		return a.send()
+	}
+	rejected(t, aciAttest(), "image_not_approved")
+	h.must(200, "POST", base+"/tasks/"+done.TaskID+"/approve", w.admin, nil)
+	if r := aciAttest(); r.Status != 200 || r.JSON(t)["image_id"] != id {
+		t.Fatalf("aci attestation: %d %s", r.Status, r.Body)
+	}
+
+	t.Run("a build that produces another image's measurements fails, naming it", func(t *testing.T) {
+		img2 := h.must(202, "POST", aci, w.admin, map[string]any{"tag": "1.5"})
+		failed, err := h.api.images.FinishBuild(t.Context(), w.accountID, img2["image_id"].(string), image.BuildResult{
+			Measurements: store.Measurements{PolicySHA256: hex.EncodeToString(sum[:])}})
+		if err != nil || failed.Status != store.ImageFailed || !strings.Contains(failed.Error, id) {
+			t.Fatalf("duplicate build: %+v %v", failed, err)
+		}
+		if got := h.must(200, "GET", base+"/images/"+failed.ID, w.admin, nil); got["error"] == nil || got["status"] != "failed" {
+			t.Fatalf("failed image %v", got)
+		}
+		if _, err := h.api.images.FinishBuild(t.Context(), w.accountID, failed.ID, image.BuildResult{}); err == nil {
+			t.Fatal("a failed image finished a build")
+		}
+	})
 }

@@ -351,3 +351,102 @@ func (s *Service) Policy(ctx context.Context, accountID, imageID, format string)
 	}
 	return b, fmt.Sprintf("%s-policy.%s", img.Version, ext), nil
 }
+
+// BuildResult is what a finished build produced for an image.
+type BuildResult struct {
+	// Measurements: pcr0..2 for enclave_os, policy_sha256 for aci.
+	Measurements store.Measurements
+	// OutputDigest is the pushed image's digest (enclave_os).
+	OutputDigest string
+	// Artifacts are files to keep for download (the ACI policy and template).
+	Artifacts map[string][]byte
+}
+
+// FinishBuild records a successful build: the image gets its measurements
+// and becomes ready, and its approval task opens. Measurements another
+// image of the account already has fail the image instead, naming that
+// image, as uniqueness requires.
+func (s *Service) FinishBuild(ctx context.Context, accountID, imageID string, res BuildResult) (*store.Image, error) {
+	var out *store.Image
+	var dup *store.Image
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.Lock(ctx, "image:"+imageID); err != nil {
+			return err
+		}
+		img, err := tx.GetImage(ctx, accountID, imageID)
+		if err != nil {
+			return err
+		}
+		if img.Status != store.ImagePending && img.Status != store.ImageBuilding {
+			return errs.Conflictf("the image is %s, not being built", img.Status)
+		}
+		switch img.Type {
+		case store.AppEnclaveOS:
+			img.MeasurementKey = nitroKey(res.Measurements)
+		case store.AppACI:
+			img.MeasurementKey = "aci:" + res.Measurements.PolicySHA256
+		default:
+			return fmt.Errorf("image: %s images have no build", img.Type)
+		}
+		if other, err := tx.GetImageByMeasurementKey(ctx, accountID, img.MeasurementKey); err == nil && other.ID != img.ID {
+			dup = other
+			return nil
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		img.Measurements, img.OutputDigest, img.Status, img.Error = res.Measurements, res.OutputDigest, store.ImageReady, ""
+		img.UpdatedAt = s.nowUTC()
+		if err := tx.UpdateImage(ctx, img); err != nil {
+			return err
+		}
+		for kind, b := range res.Artifacts {
+			if err := tx.PutImageArtifact(ctx, accountID, imageID, kind, b, img.UpdatedAt); err != nil {
+				return err
+			}
+		}
+		if err := s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "build.succeed", SubjectType: "image",
+			SubjectID: imageID, Actor: &audit.Actor{Type: audit.ActorSystem}, Details: map[string]any{"output_digest": res.OutputDigest}}); err != nil {
+			return err
+		}
+		if _, err := s.tasks.OpenImageTask(ctx, tx, img); err != nil {
+			return err
+		}
+		out = img
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errs.NotFoundf("no such image")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if dup != nil {
+		return s.FailBuild(ctx, accountID, imageID, fmt.Sprintf("the build produced the measurements of image %s (version %q); an account's measurements are unique", dup.ID, dup.Version))
+	}
+	return out, nil
+}
+
+// FailBuild records a failed build: the image is failed with msg.
+func (s *Service) FailBuild(ctx context.Context, accountID, imageID, msg string) (*store.Image, error) {
+	var out *store.Image
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.Lock(ctx, "image:"+imageID); err != nil {
+			return err
+		}
+		img, err := tx.GetImage(ctx, accountID, imageID)
+		if err != nil {
+			return err
+		}
+		img.Status, img.Error, img.UpdatedAt = store.ImageFailed, msg, s.nowUTC()
+		if err := tx.UpdateImage(ctx, img); err != nil {
+			return err
+		}
+		out = img
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "build.fail", SubjectType: "image",
+			SubjectID: imageID, Outcome: audit.Failure, Actor: &audit.Actor{Type: audit.ActorSystem}, Details: map[string]any{"error": msg}})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errs.NotFoundf("no such image")
+	}
+	return out, err
+}
