@@ -52,6 +52,9 @@ type Config struct {
 	Log      *slog.Logger
 	// MaxBody limits request bodies (default 8 MiB).
 	MaxBody int64
+	// Fallback serves what is not the API (the web console); nil answers
+	// those paths with a JSON 404 too.
+	Fallback http.Handler
 }
 
 // API is the HTTP handler of the REST API.
@@ -124,9 +127,16 @@ func New(c Config) (*API, error) {
 			})
 		}
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	noRoute := func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errs.NotFoundf("no route matches %s %s", r.Method, r.URL.Path))
-	})
+	}
+	mux.HandleFunc("/v1/", noRoute)
+	mux.HandleFunc("/api/", noRoute)
+	if c.Fallback != nil {
+		mux.Handle("/", c.Fallback)
+	} else {
+		mux.HandleFunc("/", noRoute)
+	}
 	a.handler = a.middleware(mux)
 	return a, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store/sqlstore"
 	"github.com/openccm/openccm/internal/verifiers"
+	"github.com/openccm/openccm/internal/webui"
 )
 
 // shutdownGrace is how long in-flight requests get after SIGTERM.
@@ -72,8 +73,12 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	console, err := webui.New(webui.Config{Services: svc, Log: log, Insecure: cfg.InsecureHTTP})
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.New(httpapi.Config{Services: svc, DB: db, Spec: api.Spec,
-		Metrics: reg, Gatherer: reg, Log: log, MaxBody: cfg.MaxBodyBytes})
+		Metrics: reg, Gatherer: reg, Log: log, MaxBody: cfg.MaxBodyBytes, Fallback: console})
 	if err != nil {
 		return err
 	}
