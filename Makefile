@@ -1,6 +1,7 @@
 # OpenCCM. `make test` is the whole test suite, as CI runs it: it starts
-# (and on a fresh Debian machine installs) PostgreSQL, checks formatting and
-# vet, runs every test against SQLite and PostgreSQL, and fuzzes briefly.
+# (and on a fresh Debian machine installs) PostgreSQL and Chromium, checks
+# formatting and vet, runs every test against SQLite and PostgreSQL and the
+# console in a headless browser, and fuzzes briefly.
 
 GO       ?= go
 BIN      ?= bin/ccm
@@ -8,7 +9,7 @@ FUZZTIME ?= 5s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/openccm/openccm/internal/buildinfo.version=$(VERSION)
 
-.PHONY: all build run test check unit fuzz-short clean
+.PHONY: all build run test check unit fuzz-short screenshots clean
 
 all: build
 
@@ -28,8 +29,14 @@ check:
 
 unit:
 	@url=$${CCM_TEST_POSTGRES:-$$(./scripts/ensure-postgres.sh)}; \
+	  chromium=$${CCM_CHROMIUM:-$$(./scripts/ensure-chromium.sh)}; \
 	  echo "PostgreSQL for tests: $${url%%\?*}" | sed 's#//[^@]*@#//***@#'; \
-	  CCM_TEST_POSTGRES="$$url" CCM_REQUIRE_POSTGRES=1 $(GO) test -count=1 ./...
+	  echo "Chromium for the browser tests: $$chromium"; \
+	  CCM_TEST_POSTGRES="$$url" CCM_REQUIRE_POSTGRES=1 CCM_CHROMIUM="$$chromium" CCM_REQUIRE_BROWSER=1 \
+	  $(GO) test -count=1 ./...
+
+screenshots:
+	CCM_UPDATE_SCREENSHOTS=1 CCM_CHROMIUM=$$(./scripts/ensure-chromium.sh) $(GO) test -count=1 -run 'TestConsole' ./test/e2e/
 
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-short.sh

@@ -23,7 +23,7 @@ func (u *UI) routes() {
 	}))
 	m.Handle("GET /apps", u.authed(true, u.appsPage))
 	m.Handle("GET /apps/new", u.authed(true, u.newAppPage))
-	m.Handle("POST /apps", u.authed(true, u.createApp))
+	m.Handle("POST /apps", u.authed(true, requireRole(store.RoleWriter, u.createApp)))
 	m.Handle("GET /apps/{app_id}", u.authed(true, u.appPage))
 	u.moreRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

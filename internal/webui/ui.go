@@ -210,6 +210,18 @@ type session struct {
 
 type handler func(w http.ResponseWriter, r *http.Request, s *session) error
 
+// requireRole refuses the handler to members below min in the current
+// account: the services do not check roles (the API's policy table does),
+// so every page that changes something names its role here.
+func requireRole(min store.Role, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) error {
+		if s.account == nil || !s.role.AtLeast(min) {
+			return errs.Forbiddenf("this needs the %s role in the account", min)
+		}
+		return h(w, r, s)
+	}
+}
+
 // authed wraps a page that needs a signed-in user (and, when needAccount,
 // a current account). POSTs must carry the session's CSRF token.
 func (u *UI) authed(needAccount bool, h handler) http.Handler {
