@@ -44,4 +44,39 @@
       e.detail.headers["X-CSRF-Token"] = tok.value;
     }
   });
+
+  // Images: the Add Image form's platform radios show that platform's
+  // fields; checkboxes show or hide the fields they govern; hex inputs
+  // drop a pasted 0x prefix and spaces.
+  function syncImageForm() {
+    var checked = document.querySelector("[data-image-platform]:checked");
+    if (checked) {
+      document.querySelectorAll("[data-platform-for]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-platform-for") !== checked.value;
+      });
+    }
+    document.querySelectorAll("[data-when-checked],[data-when-unchecked]").forEach(function (el) {
+      var id = el.getAttribute("data-when-checked") || el.getAttribute("data-when-unchecked");
+      var box = document.getElementById(id);
+      if (box) {
+        el.hidden = el.hasAttribute("data-when-checked") ? !box.checked : box.checked;
+      }
+    });
+  }
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && (t.matches("[data-image-platform]") || t.matches("input[type=checkbox][id]"))) {
+      syncImageForm();
+    }
+  });
+  document.addEventListener("DOMContentLoaded", syncImageForm);
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("input[data-hex]")) {
+      var v = t.value.replace(/\s+/g, "").replace(/^0[xX]/, "");
+      if (v !== t.value) {
+        t.value = v;
+      }
+    }
+  });
 })();
