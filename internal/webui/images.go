@@ -35,12 +35,7 @@ func (u *UI) imageRoutes(m *http.ServeMux) {
 }
 
 // needWriter refuses a change to a reader, as the API's role policy does.
-func needWriter(s *session) error {
-	if !s.role.AtLeast(store.RoleWriter) {
-		return errs.Forbiddenf("this needs the writer role in the account; you are %s", s.role)
-	}
-	return nil
-}
+func needWriter(s *session) error { return need(s, store.RoleWriter) }
 
 // Upload limits of the auto-fill helpers and the form's files.
 const (

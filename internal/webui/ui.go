@@ -215,8 +215,8 @@ type handler func(w http.ResponseWriter, r *http.Request, s *session) error
 // so every page that changes something names its role here.
 func requireRole(min store.Role, h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request, s *session) error {
-		if s.account == nil || !s.role.AtLeast(min) {
-			return errs.Forbiddenf("this needs the %s role in the account", min)
+		if err := need(s, min); err != nil {
+			return err
 		}
 		return h(w, r, s)
 	}
