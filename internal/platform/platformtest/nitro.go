@@ -254,33 +254,15 @@ func (ca *NitroCA) Evidence(d NitroDoc) (json.RawMessage, error) {
 // Save writes ca to dir (created if missing) under the Nitro*File names;
 // the keys get mode 0600.
 func (ca *NitroCA) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("platformtest: %w", err)
-	}
-	rootKey, err := x509.MarshalPKCS8PrivateKey(ca.rootKey)
+	rootKey, err := keyFile(NitroRootKey, "Nitro root", ca.rootKey)
 	if err != nil {
-		return fmt.Errorf("platformtest: encoding the Nitro root key: %w", err)
+		return err
 	}
-	interKey, err := x509.MarshalPKCS8PrivateKey(ca.interKey)
+	interKey, err := keyFile(NitroIntermediateKey, "Nitro intermediate", ca.interKey)
 	if err != nil {
-		return fmt.Errorf("platformtest: encoding the Nitro intermediate key: %w", err)
+		return err
 	}
-	files := []struct {
-		name string
-		data []byte
-		mode os.FileMode
-	}{
-		{NitroRootFile, ca.RootPEM(), 0o644},
-		{NitroRootKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: rootKey}), 0o600},
-		{NitroIntermediateFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.inter.Raw}), 0o644},
-		{NitroIntermediateKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: interKey}), 0o600},
-	}
-	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
-			return fmt.Errorf("platformtest: %w", err)
-		}
-	}
-	return nil
+	return saveFiles(dir, file{NitroRootFile, ca.RootPEM(), 0o644}, rootKey, certFile(NitroIntermediateFile, ca.inter), interKey)
 }
 
 // LoadNitroCA reads a NitroCA that Save wrote to dir. When the saved

@@ -350,29 +350,11 @@ func snpCreate(tmpl, parent *x509.Certificate, pub any, signer *rsa.PrivateKey) 
 // Save writes ca to dir (created if missing): the ARK, the ASK, the ASK's
 // key (mode 0600) and the roots bundle, under the SNP*File names.
 func (ca *SNPCA) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("platformtest: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(ca.askKey)
+	askKey, err := keyFile(SNPASKKey, "ASK", ca.askKey)
 	if err != nil {
-		return fmt.Errorf("platformtest: encoding the ASK key: %w", err)
+		return err
 	}
-	files := []struct {
-		name string
-		data []byte
-		mode os.FileMode
-	}{
-		{SNPARKFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.ark.Raw}), 0o644},
-		{SNPASKFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.ask.Raw}), 0o644},
-		{SNPASKKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600},
-		{SNPRootsFile, ca.RootsPEM(), 0o644},
-	}
-	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
-			return fmt.Errorf("platformtest: %w", err)
-		}
-	}
-	return nil
+	return saveFiles(dir, certFile(SNPARKFile, ca.ark), certFile(SNPASKFile, ca.ask), askKey, file{SNPRootsFile, ca.RootsPEM(), 0o644})
 }
 
 // LoadSNPCA reads an SNPCA that Save wrote to dir. VCEKs are made
