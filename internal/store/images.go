@@ -244,14 +244,31 @@ type Job struct {
 	Log        []string
 	Attempts   int
 	LeaseUntil *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// LeaseOwner names the worker holding a running job.
+	LeaseOwner string
+	// NextAttemptAt is when a queued job may run (later after a transient failure).
+	NextAttemptAt time.Time
+	// Error says why the job failed.
+	Error     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// Jobs stores build jobs.
+// Jobs stores build jobs, a queue of leased rows: a worker claims a job
+// for a while and must renew its lease; a job whose worker died is claimed
+// again once its lease has expired.
 type Jobs interface {
 	CreateJob(ctx context.Context, j *Job) error
 	GetJobForImage(ctx context.Context, accountID, imageID string) (*Job, error)
+	// ClaimJob leases the oldest runnable job to worker until leaseUntil: a
+	// queued job whose NextAttemptAt has come, or a running job whose lease
+	// expired before now. Concurrent claims never get the same job (SKIP
+	// LOCKED on PostgreSQL, one writer on SQLite). ErrNotFound when none.
+	ClaimJob(ctx context.Context, worker string, now, leaseUntil time.Time) (*Job, error)
+	// UpdateJob saves the status, progress, log, error, next attempt and
+	// lease of a job worker holds; ConflictError "jobs.lease" when the
+	// worker's lease was lost (another worker claimed the job).
+	UpdateJob(ctx context.Context, worker string, j *Job) error
 }
 
 // AuditEvent is one entry of an account's hash-chained audit log.

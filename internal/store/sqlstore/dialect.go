@@ -99,6 +99,12 @@ func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.
 	return q.r.QueryRowContext(ctx, q.d.rebind(query), args...)
 }
 
+// writeRow runs a write that returns a row (UPDATE … RETURNING) on the
+// write side.
+func (q *queries) writeRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.w.QueryRowContext(ctx, q.d.rebind(query), args...)
+}
+
 // execOne runs a write that must change a row; none changed is ErrNotFound.
 func (q *queries) execOne(ctx context.Context, op, query string, args ...any) error {
 	res, err := q.exec(ctx, query, args...)

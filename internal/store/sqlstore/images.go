@@ -199,12 +199,13 @@ func (q *queries) GetImageArtifact(ctx context.Context, accountID, imageID, kind
 }
 
 const jobColumns = `id, account_id, image_id, kind, status, progress, log, attempts, lease_until,
-	created_at, updated_at`
+	lease_owner, next_attempt_at, error, created_at, updated_at`
 
 func scanJob(s scanner) (*store.Job, error) {
 	var j store.Job
 	err := s.Scan(&j.ID, &j.AccountID, &j.ImageID, &j.Kind, &j.Status, &j.Progress,
 		listScan[string]{&j.Log}, &j.Attempts, nullTimeScan{&j.LeaseUntil},
+		&j.LeaseOwner, timeScan{&j.NextAttemptAt}, &j.Error,
 		timeScan{&j.CreatedAt}, timeScan{&j.UpdatedAt})
 	if err != nil {
 		return nil, err
@@ -215,9 +216,10 @@ func scanJob(s scanner) (*store.Job, error) {
 // CreateJob inserts j; ErrNotFound when the account has no image
 // j.ImageID.
 func (q *queries) CreateJob(ctx context.Context, j *store.Job) error {
-	_, err := q.exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.exec(ctx, `INSERT INTO jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.AccountID, j.ImageID, j.Kind, string(j.Status), j.Progress,
 		jsonList(j.Log), j.Attempts, q.d.nullTime(j.LeaseUntil),
+		j.LeaseOwner, q.d.time(j.NextAttemptAt), j.Error,
 		q.d.time(j.CreatedAt), q.d.time(j.UpdatedAt))
 	return wrap("creating job", err)
 }
@@ -232,4 +234,61 @@ func (q *queries) GetJobForImage(ctx context.Context, accountID, imageID string)
 		return nil, wrap("getting job for image", err)
 	}
 	return j, nil
+}
+
+// ClaimJob leases the oldest runnable job to worker. The inner SELECT picks
+// it and the UPDATE takes it in one statement; on PostgreSQL SKIP LOCKED
+// lets concurrent claimers pass over a row another one is taking, and the
+// re-checked WHERE makes a lost race update nothing (then: try again).
+func (q *queries) ClaimJob(ctx context.Context, worker string, now, leaseUntil time.Time) (*store.Job, error) {
+	lock := ""
+	if q.d == postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	runnable := `(status = 'queued' AND next_attempt_at <= ?) OR (status = 'running' AND lease_until < ?)`
+	for range 5 {
+		j, err := scanJob(q.writeRow(ctx, `UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ?,
+			attempts = attempts + 1, updated_at = ?
+			WHERE id = (SELECT id FROM jobs WHERE `+runnable+` ORDER BY created_at, id LIMIT 1`+lock+`)
+			AND (`+runnable+`)
+			RETURNING `+jobColumns,
+			worker, q.d.time(leaseUntil), q.d.time(now),
+			q.d.time(now), q.d.time(now), q.d.time(now), q.d.time(now)))
+		if err == nil {
+			return j, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, wrap("claiming a job", err)
+		}
+		// Nothing runnable, or a concurrent claimer won the row: check which.
+		var n int
+		if err := q.queryRow(ctx, `SELECT count(*) FROM jobs WHERE `+runnable, q.d.time(now), q.d.time(now)).Scan(&n); err != nil {
+			return nil, wrap("claiming a job", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return nil, wrap("claiming a job", sql.ErrNoRows)
+}
+
+// UpdateJob saves a job the worker still holds.
+func (q *queries) UpdateJob(ctx context.Context, worker string, j *store.Job) error {
+	res, err := q.exec(ctx, `UPDATE jobs SET status = ?, progress = ?, log = ?, error = ?, next_attempt_at = ?,
+		lease_until = ?, lease_owner = ?, updated_at = ?
+		WHERE account_id = ? AND id = ? AND lease_owner = ? AND status = 'running'`,
+		string(j.Status), j.Progress, jsonList(j.Log), j.Error, q.d.time(j.NextAttemptAt),
+		q.d.nullTime(j.LeaseUntil), j.LeaseOwner, q.d.time(j.UpdatedAt),
+		j.AccountID, j.ID, worker)
+	if err != nil {
+		return wrap("updating job", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("updating job", err)
+	}
+	if n == 0 {
+		return &store.ConflictError{Constraint: "jobs.lease"}
+	}
+	return nil
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"apps", testApps},
 		{"images", testImages},
 		{"jobs", testJobs},
+		{"the job queue", testJobQueue},
 		{"tasks", testTasks},
 		{"audit", testAudit},
 		{"nonces", testNonces},
