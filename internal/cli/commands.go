@@ -31,5 +31,5 @@ func addClientCommands(root *cobra.Command) {
 		root.AddCommand(cmd)
 	}
 	// Offline verbs: they need no server.
-	root.AddCommand(newDevCmd(), newEvidenceCmd())
+	root.AddCommand(newDevCmd(), newEvidenceCmd(), newEIFCmd())
 }
