@@ -260,11 +260,12 @@ type Job struct {
 type Jobs interface {
 	CreateJob(ctx context.Context, j *Job) error
 	GetJobForImage(ctx context.Context, accountID, imageID string) (*Job, error)
-	// ClaimJob leases the oldest runnable job to worker until leaseUntil: a
-	// queued job whose NextAttemptAt has come, or a running job whose lease
-	// expired before now. Concurrent claims never get the same job (SKIP
-	// LOCKED on PostgreSQL, one writer on SQLite). ErrNotFound when none.
-	ClaimJob(ctx context.Context, worker string, now, leaseUntil time.Time) (*Job, error)
+	// ClaimJob leases the oldest runnable job of one of kinds to worker until
+	// leaseUntil: a queued job whose NextAttemptAt has come, or a running
+	// job whose lease expired before now. Concurrent claims never get the
+	// same job (SKIP LOCKED on PostgreSQL, one writer on SQLite).
+	// ErrNotFound when none.
+	ClaimJob(ctx context.Context, worker string, kinds []string, now, leaseUntil time.Time) (*Job, error)
 	// UpdateJob saves the status, progress, log, error, next attempt and
 	// lease of a job worker holds; ConflictError "jobs.lease" when the
 	// worker's lease was lost (another worker claimed the job).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openccm/openccm/internal/store"
@@ -240,12 +241,23 @@ func (q *queries) GetJobForImage(ctx context.Context, accountID, imageID string)
 // it and the UPDATE takes it in one statement; on PostgreSQL SKIP LOCKED
 // lets concurrent claimers pass over a row another one is taking, and the
 // re-checked WHERE makes a lost race update nothing (then: try again).
-func (q *queries) ClaimJob(ctx context.Context, worker string, now, leaseUntil time.Time) (*store.Job, error) {
+func (q *queries) ClaimJob(ctx context.Context, worker string, kinds []string, now, leaseUntil time.Time) (*store.Job, error) {
+	if len(kinds) == 0 {
+		return nil, wrap("claiming a job", sql.ErrNoRows)
+	}
 	lock := ""
 	if q.d == postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	runnable := `(status = 'queued' AND next_attempt_at <= ?) OR (status = 'running' AND lease_until < ?)`
+	// Kinds are the server's own constants, never input: inlined as literals.
+	quoted := make([]string, len(kinds))
+	for i, k := range kinds {
+		if strings.ContainsAny(k, "'\\") {
+			return nil, fmt.Errorf("sqlstore: bad job kind %q", k)
+		}
+		quoted[i] = "'" + k + "'"
+	}
+	runnable := `kind IN (` + strings.Join(quoted, ", ") + `) AND ((status = 'queued' AND next_attempt_at <= ?) OR (status = 'running' AND lease_until < ?))`
 	for range 5 {
 		j, err := scanJob(q.writeRow(ctx, `UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ?,
 			attempts = attempts + 1, updated_at = ?

@@ -11,6 +11,7 @@ import (
 )
 
 func testJobQueue(t *testing.T, open func(t *testing.T) store.Store) {
+	kinds := []string{"aci_policy", "enclave_os_convert"}
 	newJob := func(f *fixture, img *store.Image, created time.Time) *store.Job {
 		j := &store.Job{ID: newID(), AccountID: img.AccountID, ImageID: img.ID, Kind: "aci_policy", Status: store.JobQueued,
 			Log: []string{"queued"}, CreatedAt: created, UpdatedAt: created}
@@ -23,21 +24,21 @@ func testJobQueue(t *testing.T, open func(t *testing.T) store.Store) {
 		j1 := newJob(f, f.image(app, "1"), t0)
 		j2 := newJob(f, f.image(app, "2"), t0.Add(time.Second))
 		lease := t0.Add(time.Minute)
-		got, err := f.s.ClaimJob(f.ctx, "w1", t0, lease)
+		got, err := f.s.ClaimJob(f.ctx, "w1", kinds, t0, lease)
 		mustOK(t, err)
 		if got.ID != j1.ID || got.Status != store.JobRunning || got.LeaseOwner != "w1" || got.Attempts != 1 || !got.LeaseUntil.Equal(lease) {
 			t.Fatalf("first claim %+v", got)
 		}
-		got2, err := f.s.ClaimJob(f.ctx, "w2", t0, lease)
+		got2, err := f.s.ClaimJob(f.ctx, "w2", kinds, t0, lease)
 		mustOK(t, err)
 		if got2.ID != j2.ID {
 			t.Fatalf("second claim got %s", got2.ID)
 		}
-		if _, err := f.s.ClaimJob(f.ctx, "w3", t0, lease); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.s.ClaimJob(f.ctx, "w3", kinds, t0, lease); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("a third claim: %v", err)
 		}
 		// w1 dies; after its lease w3 takes the job over, and w1's late update is refused.
-		again, err := f.s.ClaimJob(f.ctx, "w3", lease.Add(time.Second), lease.Add(2*time.Minute))
+		again, err := f.s.ClaimJob(f.ctx, "w3", kinds, lease.Add(time.Second), lease.Add(2*time.Minute))
 		mustOK(t, err)
 		if again.ID != j1.ID || again.Attempts != 2 || again.LeaseOwner != "w3" {
 			t.Fatalf("reclaimed %+v", again)
@@ -58,18 +59,29 @@ func testJobQueue(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("updating a finished job: %v", err)
 		}
 	})
+	t.Run("only jobs of the asked kinds are claimed", func(t *testing.T) {
+		f := newFixture(t, open)
+		app := f.app(f.account("acme"), "api", store.AppACI)
+		newJob(f, f.image(app, "1"), t0)
+		if _, err := f.s.ClaimJob(f.ctx, "w", []string{"enclave_os_convert"}, t0, t0.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("claimed a job of another kind: %v", err)
+		}
+		if _, err := f.s.ClaimJob(f.ctx, "w", nil, t0, t0.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("claimed with no kinds: %v", err)
+		}
+	})
 	t.Run("a job retried later is not claimed before its time", func(t *testing.T) {
 		f := newFixture(t, open)
 		app := f.app(f.account("acme"), "api", store.AppACI)
 		newJob(f, f.image(app, "1"), t0)
-		j, err := f.s.ClaimJob(f.ctx, "w", t0, t0.Add(time.Minute))
+		j, err := f.s.ClaimJob(f.ctx, "w", kinds, t0, t0.Add(time.Minute))
 		mustOK(t, err)
 		j.Status, j.NextAttemptAt, j.Error, j.LeaseUntil, j.LeaseOwner = store.JobQueued, t0.Add(time.Hour), "registry unavailable", nil, ""
 		mustOK(t, f.s.UpdateJob(f.ctx, "w", j))
-		if _, err := f.s.ClaimJob(f.ctx, "w", t0.Add(30*time.Minute), t0.Add(31*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.s.ClaimJob(f.ctx, "w", kinds, t0.Add(30*time.Minute), t0.Add(31*time.Minute)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("claimed before its next attempt: %v", err)
 		}
-		got, err := f.s.ClaimJob(f.ctx, "w", t0.Add(time.Hour), t0.Add(61*time.Minute))
+		got, err := f.s.ClaimJob(f.ctx, "w", kinds, t0.Add(time.Hour), t0.Add(61*time.Minute))
 		mustOK(t, err)
 		if got.Error != "registry unavailable" || got.Attempts != 2 {
 			t.Fatalf("retried job %+v", got)
@@ -91,7 +103,7 @@ func testJobQueue(t *testing.T, open func(t *testing.T) store.Store) {
 				defer wg.Done()
 				worker := fmt.Sprintf("w%d", w)
 				for {
-					j, err := f.s.ClaimJob(f.ctx, worker, t0, t0.Add(time.Minute))
+					j, err := f.s.ClaimJob(f.ctx, worker, kinds, t0, t0.Add(time.Minute))
 					if errors.Is(err, store.ErrNotFound) {
 						return
 					}
