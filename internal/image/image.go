@@ -450,3 +450,29 @@ func (s *Service) FailBuild(ctx context.Context, accountID, imageID, msg string)
 	}
 	return out, err
 }
+
+// StartBuild marks an image as being built (a worker claimed its job).
+func (s *Service) StartBuild(ctx context.Context, accountID, imageID string, attempt int) error {
+	err := s.st.WithTx(ctx, func(tx store.Store) error {
+		if err := tx.Lock(ctx, "image:"+imageID); err != nil {
+			return err
+		}
+		img, err := tx.GetImage(ctx, accountID, imageID)
+		if err != nil {
+			return err
+		}
+		if img.Status != store.ImagePending && img.Status != store.ImageBuilding {
+			return errs.Conflictf("the image is %s, not waiting for a build", img.Status)
+		}
+		img.Status, img.UpdatedAt = store.ImageBuilding, s.nowUTC()
+		if err := tx.UpdateImage(ctx, img); err != nil {
+			return err
+		}
+		return s.audit.Append(ctx, tx, audit.Event{AccountID: accountID, Action: "build.start", SubjectType: "image",
+			SubjectID: imageID, Actor: &audit.Actor{Type: audit.ActorSystem}, Details: map[string]any{"attempt": attempt}})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errs.NotFoundf("no such image")
+	}
+	return err
+}
