@@ -42,3 +42,20 @@ func saveFiles(dir string, files ...file) error {
 	}
 	return nil
 }
+
+// readCert reads a PEM certificate file that Save wrote.
+func readCert(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("platformtest: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("platformtest: %s: no CERTIFICATE block", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("platformtest: %s: %w", path, err)
+	}
+	return c, nil
+}

@@ -269,7 +269,7 @@ func (ca *NitroCA) Save(dir string) error {
 // intermediate is missing or no longer valid, a new one is issued (in
 // memory; Save writes it).
 func LoadNitroCA(dir string) (*NitroCA, error) {
-	root, err := nitroReadCert(filepath.Join(dir, NitroRootFile))
+	root, err := readCert(filepath.Join(dir, NitroRootFile))
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +279,7 @@ func LoadNitroCA(dir string) (*NitroCA, error) {
 	}
 	ca := &NitroCA{root: root, rootKey: rootKey}
 	now := time.Now()
-	inter, err := nitroReadCert(filepath.Join(dir, NitroIntermediateFile))
+	inter, err := readCert(filepath.Join(dir, NitroIntermediateFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return ca, ca.newIntermediate(now)
 	}
@@ -298,22 +298,6 @@ func LoadNitroCA(dir string) (*NitroCA, error) {
 	}
 	ca.inter, ca.interKey = inter, interKey
 	return ca, nil
-}
-
-func nitroReadCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("platformtest: %w", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("platformtest: %s: no CERTIFICATE block", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("platformtest: %s: %w", path, err)
-	}
-	return c, nil
 }
 
 // nitroReadKey reads the P-384 private key of cert.

@@ -360,11 +360,11 @@ func (ca *SNPCA) Save(dir string) error {
 // LoadSNPCA reads an SNPCA that Save wrote to dir. VCEKs are made
 // anew: they are not saved.
 func LoadSNPCA(dir string) (*SNPCA, error) {
-	ark, err := snpReadCert(filepath.Join(dir, SNPARKFile))
+	ark, err := readCert(filepath.Join(dir, SNPARKFile))
 	if err != nil {
 		return nil, err
 	}
-	ask, err := snpReadCert(filepath.Join(dir, SNPASKFile))
+	ask, err := readCert(filepath.Join(dir, SNPASKFile))
 	if err != nil {
 		return nil, err
 	}
@@ -388,20 +388,4 @@ func LoadSNPCA(dir string) (*SNPCA, error) {
 		return nil, fmt.Errorf("platformtest: %s is not signed by %s: %w", SNPASKFile, SNPARKFile, err)
 	}
 	return &SNPCA{ark: ark, ask: ask, askKey: askKey, vceks: map[snpVCEKID]*snpVCEK{}}, nil
-}
-
-func snpReadCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("platformtest: %w", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("platformtest: %s: no CERTIFICATE block", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("platformtest: %s: %w", path, err)
-	}
-	return c, nil
 }
