@@ -24,6 +24,10 @@ import (
 // DefaultNonceTTL is how long a challenge lives.
 const DefaultNonceTTL = 5 * time.Minute
 
+// MaxOutstandingNonces bounds an account's unexpired challenges: the
+// endpoint needs no credentials, so it must not let anyone fill the table.
+const MaxOutstandingNonces = 10000
+
 // clockSkew is the difference between the server's and the hardware's
 // clocks that evidence timestamps are allowed.
 const clockSkew = 2 * time.Minute
@@ -60,6 +64,13 @@ func (s *Service) Challenge(ctx context.Context, accountID string) ([]byte, time
 		return nil, time.Time{}, fmt.Errorf("attest: reading a random nonce: %w", err)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
+	count, err := s.st.CountNonces(ctx, accountID, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if count >= s.maxNonces {
+		return nil, time.Time{}, errs.E(errs.RateLimited, "too many outstanding challenges for this account; use or let expire the ones issued")
+	}
 	n := &store.Nonce{Hash: nonceHash(nonce), AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(s.nonceTTL)}
 	if err := s.st.CreateNonce(ctx, n); err != nil {
 		if errors.Is(err, store.ErrNotFound) {

@@ -52,6 +52,8 @@ type Config struct {
 	Now       func() time.Time
 	// NonceTTL is how long a challenge lives (default 5 minutes).
 	NonceTTL time.Duration
+	// MaxNonces bounds an account's unexpired challenges (default MaxOutstandingNonces).
+	MaxNonces int
 }
 
 // Service selects images for evidence, and runs attestations.
@@ -63,6 +65,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	nonceTTL  time.Duration
+	maxNonces int
 
 	mu sync.Mutex
 	// cvm caches each account's Azure CVM index until its image set changes.
@@ -86,7 +89,10 @@ func New(c Config) (*Service, error) {
 		return nil, errors.New("attest: store is required")
 	}
 	s := &Service{st: c.Store, ca: c.CA, verifiers: c.Verifiers, audit: c.Audit, log: c.Log, now: c.Now,
-		nonceTTL: c.NonceTTL, cvm: map[string]*cvmIndex{}}
+		nonceTTL: c.NonceTTL, maxNonces: c.MaxNonces, cvm: map[string]*cvmIndex{}}
+	if s.maxNonces <= 0 {
+		s.maxNonces = MaxOutstandingNonces
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

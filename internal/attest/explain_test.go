@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/store/sqlstore"
@@ -110,5 +111,24 @@ func BenchmarkExplainAzureCVM(b *testing.B) {
 		if _, err := s.Select(ctx, acct, Query{Platform: "azure_cvm", PCRs: vm}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestChallengesAreCappedPerAccount(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, sqltest.NewSQLite(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acct, _ := seedAzureCVM(t, st, 0)
+	s, _ := New(Config{Store: st, MaxNonces: 3})
+	for i := 0; i < 3; i++ {
+		if _, _, err := s.Challenge(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Challenge(ctx, acct); !errs.Is(errs.RateLimited, err) {
+		t.Fatalf("the fourth challenge: %v", err)
 	}
 }

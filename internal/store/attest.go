@@ -23,6 +23,8 @@ type Nonces interface {
 	// the others get ErrNotFound (as do unknown and expired nonces).
 	ConsumeNonce(ctx context.Context, accountID string, hash []byte, now time.Time) error
 	DeleteExpiredNonces(ctx context.Context, now time.Time) (int, error)
+	// CountNonces counts the account's unexpired nonces.
+	CountNonces(ctx context.Context, accountID string, now time.Time) (int, error)
 }
 
 // CA is an account's certificate authority.

@@ -32,6 +32,13 @@ func (q *queries) DeleteExpiredNonces(ctx context.Context, now time.Time) (int, 
 	return int(n), wrap("deleting expired nonces", err)
 }
 
+// CountNonces counts the account's unexpired nonces.
+func (q *queries) CountNonces(ctx context.Context, accountID string, now time.Time) (int, error) {
+	var n int
+	err := q.queryRow(ctx, `SELECT count(*) FROM nonces WHERE account_id = ? AND expires_at > ?`, accountID, q.d.time(now)).Scan(&n)
+	return n, wrap("counting nonces", err)
+}
+
 // CreateCA stores an account's CA.
 func (q *queries) CreateCA(ctx context.Context, ca *store.CA) error {
 	_, err := q.exec(ctx, `INSERT INTO cas (account_id, cert_der, key_ciphertext, created_at) VALUES (?, ?, ?, ?)`,

@@ -63,6 +63,9 @@ func testNonces(t *testing.T, open func(t *testing.T) store.Store) {
 		a := f.account("acme")
 		mustOK(t, f.s.CreateNonce(f.ctx, &store.Nonce{Hash: hash("old"), AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0}))
 		mustOK(t, f.s.CreateNonce(f.ctx, &store.Nonce{Hash: hash("new"), AccountID: a.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		if n, err := f.s.CountNonces(f.ctx, a.ID, t0); err != nil || n != 1 {
+			t.Fatalf("CountNonces = %d, %v; want the unexpired one", n, err)
+		}
 		n, err := f.s.DeleteExpiredNonces(f.ctx, t0)
 		if err != nil || n != 1 {
 			t.Fatalf("deleted %d, %v", n, err)
