@@ -126,6 +126,7 @@ func (u *UI) parseTemplates() error {
 		},
 		"add":         func(a, b int) int { return a + b },
 		"roleAtLeast": func(have store.Role, want string) bool { return have.AtLeast(store.Role(want)) },
+		"creds":       func(p *page, prefix string) credFields { return credFields{Page: p, Prefix: prefix} },
 	}
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
 	if err != nil {
@@ -150,6 +151,12 @@ func (u *UI) parseTemplates() error {
 		u.pages[name] = t
 	}
 	return nil
+}
+
+// credFields is what the "credentials" template receives.
+type credFields struct {
+	Page   *page
+	Prefix string
 }
 
 // page is what every page template receives.
