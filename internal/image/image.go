@@ -139,9 +139,9 @@ func (s *Service) Create(ctx context.Context, accountID, appID, createdBy string
 
 // queueBuild queues the job that builds an image (it runs in the build workers).
 func (s *Service) queueBuild(ctx context.Context, tx store.Store, img *store.Image) error {
-	kind := "enclave_os_convert"
+	kind := store.JobEnclaveOSConvert
 	if img.Type == store.AppACI {
-		kind = "aci_policy"
+		kind = store.JobACIPolicy
 	}
 	j := &store.Job{ID: ids.New(), AccountID: img.AccountID, ImageID: img.ID, Kind: kind, Status: store.JobQueued,
 		Log: []string{"queued"}, CreatedAt: img.CreatedAt, UpdatedAt: img.CreatedAt}

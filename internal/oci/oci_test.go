@@ -3,8 +3,6 @@ package oci
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,51 +11,20 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/openccm/openccm/internal/oci/ocitest"
 )
-
-// basicAuth guards an in-process registry the way private registries do:
-// every request needs a known user, except reads of repositories under
-// public/. Users in noAccess authenticate but may not touch anything.
-type basicAuth struct {
-	users    map[string]string
-	noAccess map[string]bool
-	next     http.Handler
-}
-
-func (a basicAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	user, pass, ok := r.BasicAuth()
-	read := r.Method == http.MethodGet || r.Method == http.MethodHead
-	public := strings.HasPrefix(r.URL.Path, "/v2/public/")
-	switch {
-	case !ok && read && public:
-	case !ok || a.users[user] == "" || a.users[user] != pass:
-		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-		return
-	case a.noAccess[user] && r.URL.Path != "/v2/":
-		http.Error(w, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`, http.StatusForbidden)
-		return
-	}
-	a.next.ServeHTTP(w, r)
-}
 
 // newRegistry serves an empty registry that accepts the given user and
 // returns its host:port.
 func newRegistry(t *testing.T, user, pass string) string {
 	t.Helper()
-	s := httptest.NewServer(basicAuth{
-		users:    map[string]string{user: pass, "nobody": "nobody"},
-		noAccess: map[string]bool{"nobody": true},
-		next:     registry.New(registry.Logger(log.New(io.Discard, "", 0))),
-	})
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
+	return ocitest.NewRegistry(t, map[string]string{user: pass})
 }
 
 func newClient() *Client {

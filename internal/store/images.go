@@ -233,12 +233,18 @@ const (
 	JobFailed    JobStatus = "failed"
 )
 
+// The kinds of build jobs.
+const (
+	JobEnclaveOSConvert = "enclave_os_convert" // convert a container image for AWS Nitro Enclaves
+	JobACIPolicy        = "aci_policy"         // generate an ACI confidential-computing policy
+)
+
 // Job is a queued build (Enclave OS conversion, ACI policy generation).
 type Job struct {
 	ID         string
 	AccountID  string
 	ImageID    string
-	Kind       string // "enclave_os_convert", "aci_policy"
+	Kind       string // JobEnclaveOSConvert or JobACIPolicy
 	Status     JobStatus
 	Progress   int // 0..100
 	Log        []string

@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/openccm/openccm/internal/errs"
 )
 
 // newcMagic starts every header of the newc (SVR4, no checksum) cpio format
@@ -166,4 +168,44 @@ func (c *cpioWriter) body(r io.Reader, size int64) error {
 		return fmt.Errorf("content is %d bytes, expected %d", n, size)
 	}
 	return c.pad()
+}
+
+// Bootstrap writes the enclave's first ramdisk, the one measured into PCR1
+// with the kernel: the Nitro init program at /init (0755), the NSM driver
+// it loads at /nsm.ko (0644), /dev (0755) and the /dev/console character
+// device (5:1, 0600) the kernel opens for init. Like Ramdisk's output it is
+// a reproducible newc cpio.
+func Bootstrap(w io.Writer, init, nsm []byte) error {
+	if len(init) == 0 || len(nsm) == 0 {
+		return errs.E(errs.Invalid, "rootfs: the bootstrap ramdisk needs init and nsm.ko")
+	}
+	entries := []entry{
+		{name: "dev", n: &node{mode: modeDir | 0o755}},
+		{name: "dev/console", n: &node{mode: modeChar | 0o600, rmajor: 5, rminor: 1}},
+		{name: "init", n: &node{mode: modeReg | 0o755}, data: init},
+		{name: "nsm.ko", n: &node{mode: modeReg | 0o644}, data: nsm},
+	}
+	bw := bufio.NewWriter(w)
+	cw := &cpioWriter{w: bw}
+	for i, e := range entries {
+		h := header{ino: uint32(i + 1), mode: e.n.mode, nlink: 1, rmajor: e.n.rmajor, rminor: e.n.rminor, size: int64(len(e.data))}
+		if e.n.isDir() {
+			h.nlink = 2
+		}
+		if err := cw.header(h, e.name); err != nil {
+			return err
+		}
+		if h.size > 0 {
+			if err := cw.body(bytes.NewReader(e.data), h.size); err != nil {
+				return fmt.Errorf("rootfs: writing %s: %w", e.name, err)
+			}
+		}
+	}
+	if err := cw.header(header{nlink: 1}, trailerName); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("rootfs: writing archive: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -364,5 +365,31 @@ func BenchmarkRamdisk(b *testing.B) {
 		if _, err := Ramdisk(img, &bytes.Buffer{}, Options{TempDir: dir}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestBootstrap(t *testing.T) {
+	var a, b bytes.Buffer
+	if err := Bootstrap(&a, []byte("INIT"), []byte("NSMKO")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Bootstrap(&b, []byte("INIT"), []byte("NSMKO")); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("Bootstrap is not reproducible")
+	}
+	es := readNewc(t, a.Bytes())
+	want := []cpioEntry{
+		{name: "dev", ino: 1, mode: 0o040755, nlink: 2},
+		{name: "dev/console", ino: 2, mode: 0o020600, nlink: 1, rmaj: 5, rmin: 1},
+		{name: "init", ino: 3, mode: 0o100755, nlink: 1, data: "INIT"},
+		{name: "nsm.ko", ino: 4, mode: 0o100644, nlink: 1, data: "NSMKO"},
+	}
+	if !reflect.DeepEqual(es, want) {
+		t.Fatalf("entries:\n got %+v\nwant %+v", es, want)
+	}
+	if err := Bootstrap(&a, nil, []byte("x")); err == nil {
+		t.Fatal("Bootstrap without init succeeded")
 	}
 }
