@@ -19,6 +19,7 @@ func newServerCmd() *cobra.Command {
 		flagCfg    = config.Defaults()
 		sessionTTL time.Duration
 		nonceTTL   time.Duration
+		buildLease time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -57,6 +58,13 @@ self-signed TLS certificate whose SHA-256 fingerprint it prints at start.`,
 			set("trust-roots", func() { cfg.TrustRoots = flagCfg.TrustRoots })
 			set("nonce-ttl", func() { cfg.NonceTTL = config.Duration(nonceTTL) })
 			set("log-format", func() { cfg.LogFormat = flagCfg.LogFormat })
+			set("public-url", func() { cfg.PublicURL = flagCfg.PublicURL })
+			set("build-workers", func() { cfg.BuildWorkers = flagCfg.BuildWorkers })
+			set("build-lease", func() { cfg.BuildLease = config.Duration(buildLease) })
+			set("nitro-blobs", func() { cfg.NitroBlobs = flagCfg.NitroBlobs })
+			set("enclave-binary", func() { cfg.EnclaveBinary = flagCfg.EnclaveBinary })
+			set("enclave-base-image", func() { cfg.EnclaveBaseImage = flagCfg.EnclaveBaseImage })
+			set("agent-image", func() { cfg.AgentImage = flagCfg.AgentImage })
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -80,6 +88,13 @@ self-signed TLS certificate whose SHA-256 fingerprint it prints at start.`,
 	f.DurationVar(&nonceTTL, "nonce-ttl", time.Duration(flagCfg.NonceTTL), "lifetime of an attestation challenge")
 	f.StringVar(&flagCfg.LogLevel, "log-level", flagCfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&flagCfg.LogFormat, "log-format", flagCfg.LogFormat, "text or json")
+	f.StringVar(&flagCfg.PublicURL, "public-url", "", "the server's URL as workloads and enclave parents reach it (default: https://LISTEN)")
+	f.IntVar(&flagCfg.BuildWorkers, "build-workers", flagCfg.BuildWorkers, "build jobs (Enclave OS, ACI) run at once by this server; 0 runs none")
+	f.DurationVar(&buildLease, "build-lease", time.Duration(flagCfg.BuildLease), "how long a build job stays claimed without renewal; a dead server's jobs restart after it")
+	f.StringVar(&flagCfg.NitroBlobs, "nitro-blobs", "", "folder with the Nitro kernel blobs bzImage, cmdline, init and nsm.ko (aws-nitro-enclaves-cli's blobs); needed for Enclave OS builds")
+	f.StringVar(&flagCfg.EnclaveBinary, "enclave-binary", "", "static linux/amd64 ccm binary to put into enclaves and output images (default: this executable)")
+	f.StringVar(&flagCfg.EnclaveBaseImage, "enclave-base-image", "", "base image of Enclave OS output images, providing nitro-cli (default: empty)")
+	f.StringVar(&flagCfg.AgentImage, "agent-image", "", "image of the attestation agent sidecar of ACI container groups; needed for ACI builds")
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,28 @@ type Server struct {
 	NonceTTL  Duration `yaml:"nonce_ttl"`
 	LogLevel  string   `yaml:"log_level"`
 	LogFormat string   `yaml:"log_format"`
+
+	// PublicURL is the server's address as workloads and enclave parents
+	// reach it; empty means https://<listen> (http with InsecureHTTP).
+	PublicURL string `yaml:"public_url"`
+	// BuildWorkers is how many build jobs this server runs at once; 0 runs
+	// none (an API-only replica).
+	BuildWorkers int `yaml:"build_workers"`
+	// BuildLease is how long a build job stays claimed without renewal: a
+	// job whose server died is picked up again after it.
+	BuildLease Duration `yaml:"build_lease"`
+	// NitroBlobs is the folder with bzImage, cmdline, init and nsm.ko
+	// (aws-nitro-enclaves-cli's blobs); without it Enclave OS builds fail.
+	NitroBlobs string `yaml:"nitro_blobs"`
+	// EnclaveBinary is the static linux/amd64 ccm binary put into enclaves
+	// and output images; empty means the running executable.
+	EnclaveBinary string `yaml:"enclave_binary"`
+	// EnclaveBaseImage is the base of Enclave OS output images (it must
+	// provide nitro-cli); empty means an empty base.
+	EnclaveBaseImage string `yaml:"enclave_base_image"`
+	// AgentImage is the image of the attestation agent sidecar that ACI
+	// container groups run; without it ACI builds fail.
+	AgentImage string `yaml:"agent_image"`
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -71,6 +94,8 @@ func Defaults() Server {
 		MaxBodyBytes: 8 << 20,
 		LogLevel:     "info",
 		LogFormat:    "text",
+		BuildWorkers: 2,
+		BuildLease:   Duration(2 * time.Minute),
 	}
 }
 
@@ -139,6 +164,17 @@ func (c Server) Validate() error {
 	case "text", "json":
 	default:
 		add("log_format: must be text or json")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			add("public_url: must be an http(s) URL such as https://ccm.example.com")
+		}
+	}
+	if c.BuildWorkers < 0 || c.BuildWorkers > 64 {
+		add("build_workers: must be between 0 and 64")
+	}
+	if time.Duration(c.BuildLease) < 2*time.Second || time.Duration(c.BuildLease) > time.Hour {
+		add("build_lease: must be between 2s and 1h")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

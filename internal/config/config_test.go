@@ -40,11 +40,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Database = "mysql://x"
 	c.TLSCert = "cert.pem"
 	c.LogLevel = "loud"
+	c.PublicURL = "ftp://ccm"
+	c.BuildWorkers = -1
+	c.BuildLease = Duration(time.Second)
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"database:", "tls_cert and tls_key", "log_level:"} {
+	for _, want := range []string{"database:", "tls_cert and tls_key", "log_level:", "public_url:", "build_workers:", "build_lease:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -57,3 +60,4 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 		t.Fatalf("got %+v, %v", c, err)
 	}
 }
+

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	scheme := "https"
+	scheme, serverCA := "https", ""
 	if cfg.InsecureHTTP {
 		scheme = "http"
 		log.Warn("SERVING PLAIN HTTP: passwords and tokens cross the network in clear; use this for local development only")
@@ -102,12 +103,24 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 			return err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		if cfg.TLSCert == "" {
+			serverCA = pemCertificate(cert.Certificate[0])
+		}
 		fmt.Fprintf(out, "TLS certificate SHA-256 fingerprint: %s\n", Fingerprint(cert.Certificate[0]))
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	serverURL := strings.TrimRight(cfg.PublicURL, "/")
+	if serverURL == "" {
+		serverURL = scheme + "://" + ln.Addr().String()
+	}
+	builds, err := buildRunner(cfg, svc, serverURL, serverCA, log)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -123,6 +136,9 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 		return nil
 	})
 	g.Go(func() error { return handler.Prune(gctx, 10*time.Minute) })
+	if builds != nil {
+		g.Go(func() error { return builds.Run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down", "grace", shutdownGrace.String())

@@ -92,7 +92,9 @@ func TestImagesApprovalsAudit(t *testing.T) {
 
 func (f *imageFlow) run(t *testing.T) {
 	f.db = f.backend.database(t)
-	f.srv = startServer(t, f.dataDir, f.db)
+	// No build workers: this flow checks images while their builds wait
+	// (TestBuilds runs them).
+	f.srv = startServer(t, f.dataDir, f.db, "--build-workers", "0")
 	f.api = newAPI(t, f.srv, f.rec)
 	newUser := func(name string) *user {
 		return &user{Email: name + "@images.example.com", Password: "pw-" + name + "-" + randomHex(8)}
@@ -1692,7 +1694,7 @@ func (f *imageFlow) tamperWithAudit(t *testing.T) {
 	editAuditEvent(t, f.dataDir, f.db, target.EventID, edited)
 	f.tamperedID = target.EventID
 
-	f.srv = startServerOwned(t, f.t, f.dataDir, f.db)
+	f.srv = startServerOwned(t, f.t, f.dataDir, f.db, "--build-workers", "0")
 	f.api = newAPI(t, f.srv, f.rec)
 	for _, u := range []*user{f.admin, f.writer, f.writer2, f.writer3, f.reader} {
 		u.c = f.api.client(t, u.Token)

@@ -163,6 +163,18 @@ func (s *server) Stop(t *testing.T) {
 	})
 }
 
+// Kill stops the server with SIGKILL, as a crash would: nothing of it runs
+// after this. Stop does nothing afterwards.
+func (s *server) Kill(t *testing.T) {
+	t.Helper()
+	s.stopOnce.Do(func() {
+		if err := s.cmd.Process.Kill(); err != nil {
+			t.Errorf("killing ccm server: %v", err)
+		}
+		<-s.done
+	})
+}
+
 // WaitStderr waits up to 5s for the server's log to contain substr (stderr
 // arrives through its own pipe, after or before stdout) and returns the log.
 func (s *server) WaitStderr(substr string) (string, bool) {

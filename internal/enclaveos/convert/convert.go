@@ -36,6 +36,7 @@ import (
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/oci"
+	"github.com/openccm/openccm/internal/registry"
 	"github.com/openccm/openccm/internal/store"
 )
 
@@ -81,9 +82,10 @@ type Config struct {
 	// ServerCA the PEM certificate they trust for it (empty: system roots).
 	ServerURL string
 	ServerCA  string
-	// BaseImage is the output image's base (it must provide nitro-cli);
-	// nil means an empty base.
-	BaseImage v1.Image
+	// BaseImage names the output image's base, which must provide
+	// nitro-cli; empty means an empty base. It is pulled with the output
+	// credentials when it is on the output registry, else anonymously.
+	BaseImage string
 	Log       *slog.Logger
 }
 
@@ -99,9 +101,6 @@ func New(c Config) (*Builder, error) {
 	}
 	if len(c.Binary) == 0 {
 		return nil, errors.New("convert: the ccm binary is required")
-	}
-	if c.BaseImage == nil {
-		c.BaseImage = empty.Image
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -180,7 +179,11 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 		CertificateEnabled: app.Certificate.Enabled, KeyPath: app.Certificate.KeyPath, CertPath: app.Certificate.CertPath,
 		Measurements: map[string]string{"pcr0": m.PCR0, "pcr1": m.PCR1, "pcr2": m.PCR2},
 	}
-	out, err := b.output(eifBuf.Bytes(), &man)
+	base, err := b.base(ctx, app.OutputImageName, push, p)
+	if err != nil {
+		return image.BuildResult{}, err
+	}
+	out, err := b.output(base, eifBuf.Bytes(), &man)
 	if err != nil {
 		return image.BuildResult{}, build.Permanent(err)
 	}
@@ -224,7 +227,7 @@ func wrap(src v1.Image, binary []byte) (v1.Image, error) {
 // one layer with the ccm binary, the EIF and enclave.json, started by
 // `ccm enclave run`. Timestamps are zero so that the same EIF gives the
 // same digest.
-func (b *Builder) output(eifData []byte, man *manifest.Manifest) (v1.Image, error) {
+func (b *Builder) output(base v1.Image, eifData []byte, man *manifest.Manifest) (v1.Image, error) {
 	js, err := man.Marshal()
 	if err != nil {
 		return nil, err
@@ -237,7 +240,7 @@ func (b *Builder) output(eifData []byte, man *manifest.Manifest) (v1.Image, erro
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(b.c.BaseImage, layer)
+	img, err := mutate.AppendLayers(base, layer)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +273,28 @@ func (b *Builder) output(eifData []byte, man *manifest.Manifest) (v1.Image, erro
 	cf.Architecture, cf.OS = "amd64", "linux"
 	cf.History = nil
 	return mutate.ConfigFile(img, cf)
+}
+
+// base pulls the configured base image of the output image.
+func (b *Builder) base(ctx context.Context, output string, push image.Credentials, p build.Progress) (v1.Image, error) {
+	if b.c.BaseImage == "" {
+		return empty.Image, nil
+	}
+	var creds oci.Credentials
+	if h1, err := registry.HostOf(b.c.BaseImage); err == nil && h1 == hostOf(output) {
+		creds = oci.Credentials(push)
+	}
+	p.Step(65, "pulling the base image %s", b.c.BaseImage)
+	img, err := b.c.OCI.Pull(ctx, b.c.BaseImage, creds)
+	if err != nil {
+		return nil, ociErr(fmt.Errorf("the server's enclave base image: %w", err))
+	}
+	return img, nil
+}
+
+func hostOf(image string) string {
+	h, _ := registry.HostOf(image)
+	return h
 }
 
 type file struct {

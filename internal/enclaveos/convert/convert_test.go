@@ -368,3 +368,28 @@ func TestTransientRegistryErrorsAreRetried(t *testing.T) {
 		t.Fatalf("image %s, job %s %q", img.Status, j.Status, j.Error)
 	}
 }
+
+func TestTheOutputImageBuildsOnTheBaseImage(t *testing.T) {
+	e := newEnv(t, nil)
+	base, err := mutate.AppendLayers(empty.Image, layer(t, "usr/", "", "usr/bin/", "", "usr/bin/nitro-cli", "#!nitro-cli"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The base sits on the private output registry: the output credentials pull it.
+	if _, err := e.oci.Push(context.Background(), e.out+"/base/nitro:1", base, userOut); err != nil {
+		t.Fatal(err)
+	}
+	e.builder.c.BaseImage = e.out + "/base/nitro:1"
+	img, _ := e.run(t)
+	if img.Status != store.ImageReady {
+		t.Fatalf("image %s: %s", img.Status, img.Error)
+	}
+	out, err := e.oci.Pull(context.Background(), e.out+"/team/app-nitro:1.0-nitro", userOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := files(t, out)
+	if string(fs["/usr/bin/nitro-cli"]) != "#!nitro-cli" || fs[manifest.EIFPath] == nil {
+		t.Fatal("the output image lacks the base's files or the EIF")
+	}
+}

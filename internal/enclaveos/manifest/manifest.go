@@ -61,18 +61,27 @@ func Read(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enclave manifest: %w", err)
 	}
+	m, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Parse decodes and checks a manifest.
+func Parse(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("enclave manifest %s: %w", path, err)
+		return nil, fmt.Errorf("enclave manifest: %w", err)
 	}
 	if m.Version != 1 {
-		return nil, fmt.Errorf("enclave manifest %s: version %d is not supported (want 1)", path, m.Version)
+		return nil, fmt.Errorf("enclave manifest: version %d is not supported (want 1)", m.Version)
 	}
 	if m.EIF == "" || m.AccountID == "" || m.ServerURL == "" {
-		return nil, errors.New("enclave manifest " + path + ": eif, account_id and server_url are required")
+		return nil, errors.New("enclave manifest: eif, account_id and server_url are required")
 	}
 	if m.MemoryMiB <= 0 || m.CPUCount <= 0 {
-		return nil, fmt.Errorf("enclave manifest %s: memory_mib and cpu_count must be positive", path)
+		return nil, errors.New("enclave manifest: memory_mib and cpu_count must be positive")
 	}
 	return &m, nil
 }

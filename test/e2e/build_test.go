@@ -1,0 +1,376 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/openccm/openccm/internal/enclaveos/eif"
+	"github.com/openccm/openccm/internal/enclaveos/manifest"
+	"github.com/openccm/openccm/internal/oci"
+	"github.com/openccm/openccm/internal/oci/ocitest"
+	"github.com/openccm/openccm/pkg/apiv1"
+	"github.com/openccm/openccm/pkg/client"
+)
+
+// buildTimeout bounds how long a build may take to finish in these tests.
+const buildTimeout = 90 * time.Second
+
+// gate holds the input registry's blob downloads while it is closed, so a
+// build can be caught in the middle.
+type gate struct {
+	mu      sync.Mutex
+	closed  bool
+	open    chan struct{}
+	waiting chan struct{} // receives when a download starts waiting
+}
+
+func newGate() *gate { return &gate{open: make(chan struct{}), waiting: make(chan struct{}, 64)} }
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed, g.open = true, make(chan struct{})
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		g.closed = false
+		close(g.open)
+	}
+}
+
+func (g *gate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		closed, open := g.closed, g.open
+		g.mu.Unlock()
+		if closed && strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
+			g.waiting <- struct{}{}
+			select {
+			case <-open:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tarLayer is a layer of name → content files.
+func tarLayer(t *testing.T, files ...string) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i := 0; i < len(files); i += 2 {
+		if err := tw.WriteHeader(&tar.Header{Name: files[i], Mode: 0o755, Size: int64(len(files[i+1])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(files[i+1]))
+	}
+	tw.Close()
+	return static.NewLayer(buf.Bytes(), types.DockerLayer)
+}
+
+func appImage(t *testing.T, version string) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, tarLayer(t, "bin/app", "#!app "+version, "etc/app.conf", "version="+version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.Config(img, v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// nitroBlobs writes small synthetic Nitro kernel blobs.
+func nitroBlobs(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range map[string]string{"bzImage": "synthetic kernel", "cmdline": "reboot=k panic=30 pci=off nomodules console=ttyS0\n",
+		"init": "synthetic init", "nsm.ko": "synthetic nsm.ko"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type buildFlow struct {
+	*flow
+	in, out  string // registry hosts
+	gate     *gate
+	reg      *oci.Client
+	blobs    string
+	app      *apiv1.App
+	registry *apiv1.Registry
+}
+
+var (
+	puller = oci.Credentials{Username: "puller", Password: "pull-" + randomHex(8)}
+	pusher = oci.Credentials{Username: "pusher", Password: "push-" + randomHex(8)}
+)
+
+func TestBuilds(t *testing.T) {
+	blobs := nitroBlobs(t)
+	for _, b := range backends(t) {
+		t.Run("on "+b.name, func(t *testing.T) {
+			t.Parallel()
+			f := &buildFlow{flow: &flow{t: t, backend: b, rec: &recorder{}, dataDir: t.TempDir()}, gate: newGate(),
+				reg: oci.New(oci.Config{}), blobs: blobs}
+			f.run(t)
+		})
+	}
+}
+
+func (f *buildFlow) serverFlags() []string {
+	return []string{"--nitro-blobs", f.blobs, "--build-lease", "3s"}
+}
+
+func (f *buildFlow) run(t *testing.T) {
+	ctx := t.Context()
+	f.in = ocitest.Serve(t, map[string]string{puller.Username: puller.Password}, f.gate.wrap)
+	f.out = ocitest.NewRegistry(t, map[string]string{pusher.Username: pusher.Password})
+	for _, v := range []string{"1.0", "2.0"} {
+		if _, err := f.reg.Push(ctx, f.in+"/team/app:"+v, appImage(t, v), puller); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.db = f.backend.database(t)
+	f.srv = startServer(t, f.dataDir, f.db, f.serverFlags()...)
+	f.api = newAPI(t, f.srv, f.rec)
+
+	mustStep(t, "a user sets up an account, the input registry and an Enclave OS app", f.setUp, func() bool { return f.app != nil })
+	t.Run("an Enclave OS image is converted, pushed and measured", f.convert)
+	t.Run("a build whose input tag does not exist fails and says which image", f.missingTag)
+	t.Run("a build whose server is killed -9 is finished once by the restarted server", f.killedMidBuild)
+}
+
+func (f *buildFlow) setUp(t *testing.T) {
+	ctx := t.Context()
+	f.admin = &user{Email: "builder@builds.example.com", Password: "pw-builder-" + randomHex(8)}
+	if _, err := f.api.client(t, "").Signup(ctx, apiv1.Credentials{Email: f.admin.Email, Password: f.admin.Password}); err != nil {
+		t.Fatal(err)
+	}
+	f.login(t, f.admin)
+	a, err := f.admin.c.CreateAccount(ctx, apiv1.CreateAccountRequest{Name: "Builds Inc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acct = a
+	f.registry, err = f.admin.c.CreateRegistry(ctx, a.AccountID, apiv1.CreateRegistryRequest{URL: f.in, Username: puller.Username, Password: puller.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.app, err = f.admin.c.CreateApp(ctx, a.AccountID, apiv1.CreateAppRequest{Name: "web", Type: "enclave_os",
+		InputImageName: f.in + "/team/app", OutputImageName: f.out + "/team/app-nitro"})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// create creates an enclave_os image pulling with the saved registry and
+// pushing with inline credentials.
+func (f *buildFlow) create(t *testing.T, inTag, outTag string) *apiv1.Image {
+	t.Helper()
+	mem := 256
+	img, err := f.admin.c.CreateImage(t.Context(), f.acct.AccountID, f.app.AppID, apiv1.CreateImageRequest{
+		InputTag: inTag, OutputTag: outTag, InputRegistryID: &f.registry.RegistryID, MemoryMiB: &mem,
+		OutputCredentials: &apiv1.RegistryCredentials{Username: pusher.Username, Password: pusher.Password}})
+	if err != nil {
+		t.Fatalf("creating the image: %v", err)
+	}
+	if img.Status != "pending" {
+		t.Fatalf("new image status %s, want pending", img.Status)
+	}
+	return img
+}
+
+// wait polls the image until its status is one of want.
+func (f *buildFlow) wait(t *testing.T, c *client.Client, imageID string, want ...string) *apiv1.Image {
+	t.Helper()
+	deadline := time.Now().Add(buildTimeout)
+	for {
+		img, err := c.GetImage(t.Context(), f.acct.AccountID, imageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if img.Status == w {
+				return img
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := c.GetImageBuild(t.Context(), f.acct.AccountID, imageID)
+			t.Fatalf("image still %s after %v; build %+v\nserver log:\n%s", img.Status, buildTimeout, b, f.srv.Stderr())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (f *buildFlow) convert(t *testing.T) {
+	ctx := t.Context()
+	img := f.wait(t, f.admin.c, f.create(t, "1.0", "1.0-nitro").ImageID, "ready", "failed")
+	if img.Status != "ready" {
+		t.Fatalf("image failed: %s", img.Error)
+	}
+	for _, k := range []string{"pcr0", "pcr1", "pcr2"} {
+		if s, _ := img.Measurements[k].(string); len(s) != 96 {
+			t.Errorf("measurement %s = %v, want 96 hex characters", k, img.Measurements[k])
+		}
+	}
+	if img.TaskID == "" || !strings.HasPrefix(img.OutputDigest, "sha256:") {
+		t.Errorf("image %+v: want a task and the output digest", img)
+	}
+
+	// The pushed image holds an EIF with exactly the recorded measurements.
+	out, err := f.reg.Pull(ctx, f.out+"/team/app-nitro:1.0-nitro", pusher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := out.Digest(); d.String() != img.OutputDigest {
+		t.Errorf("pushed digest %s, image says %s", d, img.OutputDigest)
+	}
+	fs := imageFiles(t, out)
+	data := fs[manifest.EIFPath]
+	d, err := eif.Describe(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("the pushed EIF: %v", err)
+	}
+	for i, p := range [][48]byte{d.PCRs.PCR0, d.PCRs.PCR1, d.PCRs.PCR2} {
+		if k := "pcr" + string(rune('0'+i)); hex.EncodeToString(p[:]) != img.Measurements[k] {
+			t.Errorf("EIF %s = %x, image has %v", k, p, img.Measurements[k])
+		}
+	}
+	if len(fs[manifest.BinaryPath]) < 1<<20 || !bytes.HasPrefix(fs[manifest.BinaryPath], []byte("\x7fELF")) {
+		t.Errorf("the output image's ccm binary is %d bytes, want the server's executable", len(fs[manifest.BinaryPath]))
+	}
+	m, err := manifest.Parse(fs[manifest.Path])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ServerURL != f.srv.URL || m.ImageID != img.ImageID || m.MemoryMiB != 256 || !strings.Contains(m.ServerCA, "BEGIN CERTIFICATE") {
+		t.Errorf("enclave.json = %+v", m)
+	}
+
+	b, err := f.admin.c.GetImageBuild(ctx, f.acct.AccountID, img.ImageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := strings.Join(b.Log, "\n")
+	if b.Status != "succeeded" || b.Progress != 100 || !strings.Contains(log, "pushed "+f.out+"/team/app-nitro:1.0-nitro@"+img.OutputDigest) {
+		t.Errorf("build %s %d%%:\n%s", b.Status, b.Progress, log)
+	}
+	if strings.Contains(f.srv.Stderr(), pusher.Password) || strings.Contains(f.srv.Stderr(), puller.Password) || strings.Contains(log, pusher.Password) {
+		t.Error("a registry password appears in the server log or the build log")
+	}
+}
+
+func (f *buildFlow) missingTag(t *testing.T) {
+	img := f.wait(t, f.admin.c, f.create(t, "no-such-tag", "x-nitro").ImageID, "ready", "failed")
+	if img.Status != "failed" || !strings.Contains(img.Error, f.in+"/team/app:no-such-tag") {
+		t.Fatalf("image %s: %q; want failed naming the input image", img.Status, img.Error)
+	}
+	b, err := f.admin.c.GetImageBuild(t.Context(), f.acct.AccountID, img.ImageID)
+	if err != nil || b.Status != "failed" || b.Attempts != 1 {
+		t.Fatalf("build %+v, %v; want failed after one attempt (a 404 is not retried)", b, err)
+	}
+}
+
+func (f *buildFlow) killedMidBuild(t *testing.T) {
+	ctx := t.Context()
+	f.gate.close()
+	img := f.create(t, "2.0", "2.0-nitro")
+	select {
+	case <-f.gate.waiting:
+	case <-time.After(buildTimeout):
+		t.Fatalf("the build never reached the input registry\nserver log:\n%s", f.srv.Stderr())
+	}
+	b, err := f.admin.c.GetImageBuild(ctx, f.acct.AccountID, img.ImageID)
+	if err != nil || b.Status != "running" {
+		t.Fatalf("build %+v, %v; want running", b, err)
+	}
+	f.srv.Kill(t)
+	f.gate.release()
+
+	f.srv = startServer(t, f.dataDir, f.db, f.serverFlags()...)
+	f.api = newAPI(t, f.srv, f.rec)
+	f.login(t, f.admin)
+	got := f.wait(t, f.admin.c, img.ImageID, "ready", "failed")
+	if got.Status != "ready" {
+		t.Fatalf("image %s after the restart: %s", got.Status, got.Error)
+	}
+	b, err = f.admin.c.GetImageBuild(ctx, f.acct.AccountID, img.ImageID)
+	if err != nil || b.Status != "succeeded" || b.Attempts != 2 {
+		t.Fatalf("build %+v, %v; want succeeded at the second attempt", b, err)
+	}
+
+	// Exactly one of each effect: one approval task, one build.succeed event.
+	tasks, err := client.ListAll(ctx, func(ctx context.Context, o client.ListOptions) (*apiv1.List[apiv1.Task], error) {
+		return f.admin.c.ListTasks(ctx, f.acct.AccountID, client.TaskListOptions{ListOptions: o, Kind: "image_approval"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		if task.Subject.ID == img.ImageID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d approval tasks for the image, want 1", n)
+	}
+	events, err := f.admin.c.ListAudit(ctx, f.acct.AccountID, client.AuditListOptions{SubjectID: img.ImageID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range events.Items {
+		count[e.Action]++
+	}
+	if count["build.succeed"] != 1 || count["build.start"] != 2 || count["build.fail"] != 0 {
+		t.Errorf("audit actions of the image: %v; want two starts and one success", count)
+	}
+}
+
+// imageFiles reads the regular files of an image's flattened filesystem.
+func imageFiles(t *testing.T, img v1.Image) map[string][]byte {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	out := map[string][]byte{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			b, _ := io.ReadAll(tr)
+			out["/"+h.Name] = b
+		}
+	}
+}
