@@ -1,5 +1,6 @@
 # OpenCCM. `make test` is the whole test suite, as CI runs it: it starts
-# (and on a fresh Debian machine installs) PostgreSQL and Chromium, checks
+# (and on a fresh Debian machine installs) PostgreSQL, Chromium and a
+# docker-registry with htpasswd authentication, checks
 # formatting and vet, runs every test against SQLite and PostgreSQL and the
 # console in a headless browser, and fuzzes briefly.
 
@@ -30,9 +31,12 @@ check:
 unit:
 	@url=$${CCM_TEST_POSTGRES:-$$(./scripts/ensure-postgres.sh)}; \
 	  chromium=$${CCM_CHROMIUM:-$$(./scripts/ensure-chromium.sh)}; \
+	  registry=$${CCM_TEST_REGISTRY:-$$(./scripts/ensure-registry.sh | tail -n 1)}; \
 	  echo "PostgreSQL for tests: $${url%%\?*}" | sed 's#//[^@]*@#//***@#'; \
 	  echo "Chromium for the browser tests: $$chromium"; \
+	  echo "docker-registry for the registry tests: $${registry%% *}"; \
 	  CCM_TEST_POSTGRES="$$url" CCM_REQUIRE_POSTGRES=1 CCM_CHROMIUM="$$chromium" CCM_REQUIRE_BROWSER=1 \
+	  CCM_TEST_REGISTRY="$$registry" CCM_REQUIRE_REGISTRY=1 \
 	  $(GO) test -count=1 ./...
 
 screenshots:

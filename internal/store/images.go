@@ -273,8 +273,9 @@ type Jobs interface {
 	// ErrNotFound when none.
 	ClaimJob(ctx context.Context, worker string, kinds []string, now, leaseUntil time.Time) (*Job, error)
 	// UpdateJob saves the status, progress, log, error, next attempt and
-	// lease of a job worker holds; ConflictError "jobs.lease" when the
-	// worker's lease was lost (another worker claimed the job).
+	// lease of a job worker holds under the claim j.Attempts; ConflictError
+	// "jobs.lease" when that claim was lost (the job was claimed again,
+	// by another worker or by this one).
 	UpdateJob(ctx context.Context, worker string, j *Job) error
 }
 

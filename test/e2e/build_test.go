@@ -143,14 +143,14 @@ func TestBuilds(t *testing.T) {
 }
 
 func (f *buildFlow) serverFlags() []string {
-	return []string{"--nitro-blobs", f.blobs, "--build-lease", "3s"}
+	return []string{"--nitro-blobs", f.blobs, "--build-lease", "5s"}
 }
 
 func (f *buildFlow) run(t *testing.T) {
 	ctx := t.Context()
 	f.in = ocitest.Serve(t, map[string]string{puller.Username: puller.Password}, f.gate.wrap)
 	f.out = ocitest.NewRegistry(t, map[string]string{pusher.Username: pusher.Password})
-	for _, v := range []string{"1.0", "2.0"} {
+	for _, v := range []string{"1.0", "2.0", "3.0"} {
 		if _, err := f.reg.Push(ctx, f.in+"/team/app:"+v, appImage(t, v), puller); err != nil {
 			t.Fatal(err)
 		}
@@ -163,6 +163,40 @@ func (f *buildFlow) run(t *testing.T) {
 	t.Run("an Enclave OS image is converted, pushed and measured", f.convert)
 	t.Run("a build whose input tag does not exist fails and says which image", f.missingTag)
 	t.Run("a build whose server is killed -9 is finished once by the restarted server", f.killedMidBuild)
+	if f.backend.name == "SQLite" { // once is enough: the database plays no part
+		t.Run("a build pushes to Debian's docker-registry with htpasswd authentication", f.dockerRegistry)
+	}
+}
+
+func (f *buildFlow) dockerRegistry(t *testing.T) {
+	ext := ocitest.ExternalRegistry(t)
+	ctx := t.Context()
+	repo := ext.Host + "/ccm-test/e2e-" + randomHex(6)
+	a, err := f.admin.c.CreateApp(ctx, f.acct.AccountID, apiv1.CreateAppRequest{Name: "web-ext", Type: "enclave_os",
+		InputImageName: f.in + "/team/app", OutputImageName: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.admin.c.CreateImage(ctx, f.acct.AccountID, a.AppID, apiv1.CreateImageRequest{
+		InputTag: "3.0", OutputTag: "3.0-nitro", InputRegistryID: &f.registry.RegistryID,
+		OutputCredentials: &apiv1.RegistryCredentials{Username: ext.Username, Password: ext.Password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.wait(t, f.admin.c, img.ImageID, "ready", "failed")
+	if got.Status != "ready" {
+		t.Fatalf("image %s: %s", got.Status, got.Error)
+	}
+	out, err := f.reg.Pull(ctx, repo+":3.0-nitro", oci.Credentials{Username: ext.Username, Password: ext.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := out.Digest(); d.String() != got.OutputDigest {
+		t.Errorf("docker-registry has %s, the image records %s", d, got.OutputDigest)
+	}
+	if _, err := f.reg.Pull(ctx, repo+":3.0-nitro", oci.Credentials{}); !oci.IsPermanent(err) {
+		t.Errorf("an anonymous pull from the htpasswd registry: %v; want refused", err)
+	}
 }
 
 func (f *buildFlow) setUp(t *testing.T) {
@@ -215,7 +249,11 @@ func (f *buildFlow) wait(t *testing.T, c *client.Client, imageID string, want ..
 			t.Fatal(err)
 		}
 		for _, w := range want {
-			if img.Status == w {
+			if img.Status != w {
+				continue
+			}
+			// The image's outcome is recorded first, then its job is closed.
+			if b, err := c.GetImageBuild(t.Context(), f.acct.AccountID, imageID); err == nil && (b.Status == "succeeded" || b.Status == "failed") {
 				return img
 			}
 		}
@@ -312,7 +350,7 @@ func (f *buildFlow) killedMidBuild(t *testing.T) {
 	f.srv.Kill(t)
 	f.gate.release()
 
-	f.srv = startServer(t, f.dataDir, f.db, f.serverFlags()...)
+	f.srv = startServerOwned(t, f.t, f.dataDir, f.db, f.serverFlags()...)
 	f.api = newAPI(t, f.srv, f.rec)
 	f.login(t, f.admin)
 	got := f.wait(t, f.admin.c, img.ImageID, "ready", "failed")
@@ -321,7 +359,7 @@ func (f *buildFlow) killedMidBuild(t *testing.T) {
 	}
 	b, err = f.admin.c.GetImageBuild(ctx, f.acct.AccountID, img.ImageID)
 	if err != nil || b.Status != "succeeded" || b.Attempts != 2 {
-		t.Fatalf("build %+v, %v; want succeeded at the second attempt", b, err)
+		t.Fatalf("build %+v, %v; want succeeded at the second attempt\nserver log:\n%s", b, err, f.srv.Stderr())
 	}
 
 	// Exactly one of each effect: one approval task, one build.succeed event.

@@ -284,14 +284,16 @@ func (q *queries) ClaimJob(ctx context.Context, worker string, kinds []string, n
 	return nil, wrap("claiming a job", sql.ErrNoRows)
 }
 
-// UpdateJob saves a job the worker still holds.
+// UpdateJob saves a job the worker still holds: the claim is named by its
+// owner and its attempt number, so a worker whose lease ran out and was
+// claimed again, even by itself, cannot write over the newer claim.
 func (q *queries) UpdateJob(ctx context.Context, worker string, j *store.Job) error {
 	res, err := q.exec(ctx, `UPDATE jobs SET status = ?, progress = ?, log = ?, error = ?, next_attempt_at = ?,
 		lease_until = ?, lease_owner = ?, updated_at = ?
-		WHERE account_id = ? AND id = ? AND lease_owner = ? AND status = 'running'`,
+		WHERE account_id = ? AND id = ? AND lease_owner = ? AND attempts = ? AND status = 'running'`,
 		string(j.Status), j.Progress, jsonList(j.Log), j.Error, q.d.time(j.NextAttemptAt),
 		q.d.nullTime(j.LeaseUntil), j.LeaseOwner, q.d.time(j.UpdatedAt),
-		j.AccountID, j.ID, worker)
+		j.AccountID, j.ID, worker, j.Attempts)
 	if err != nil {
 		return wrap("updating job", err)
 	}

@@ -59,6 +59,25 @@ func testJobQueue(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("updating a finished job: %v", err)
 		}
 	})
+	t.Run("a worker that claims its own expired job again fences off its older claim", func(t *testing.T) {
+		f := newFixture(t, open)
+		app := f.app(f.account("acme"), "api", store.AppACI)
+		newJob(f, f.image(app, "1"), t0)
+		first, err := f.s.ClaimJob(f.ctx, "w", kinds, t0, t0.Add(time.Minute))
+		mustOK(t, err)
+		second, err := f.s.ClaimJob(f.ctx, "w", kinds, t0.Add(2*time.Minute), t0.Add(3*time.Minute))
+		mustOK(t, err)
+		if second.Attempts != first.Attempts+1 {
+			t.Fatalf("attempts %d then %d", first.Attempts, second.Attempts)
+		}
+		var ce *store.ConflictError
+		first.Progress = 10
+		if err := f.s.UpdateJob(f.ctx, "w", first); !errors.As(err, &ce) || ce.Constraint != "jobs.lease" {
+			t.Fatalf("update under the older claim: %v", err)
+		}
+		second.Progress = 20
+		mustOK(t, f.s.UpdateJob(f.ctx, "w", second))
+	})
 	t.Run("only jobs of the asked kinds are claimed", func(t *testing.T) {
 		f := newFixture(t, open)
 		app := f.app(f.account("acme"), "api", store.AppACI)
