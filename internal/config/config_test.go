@@ -60,4 +60,3 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 		t.Fatalf("got %+v, %v", c, err)
 	}
 }
-
