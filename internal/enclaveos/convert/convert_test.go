@@ -92,11 +92,11 @@ type env struct {
 // newEnv serves an input and an output registry with different users, saves
 // the input registry in an account and creates an enclave_os image that
 // pulls with the saved registry and pushes with inline credentials.
-func newEnv(t *testing.T, wrapIn func(http.Handler) http.Handler) *env {
+func newEnv(t testing.TB, wrapIn func(http.Handler) http.Handler) *env {
 	return newEnvTag(t, wrapIn, "1.0")
 }
 
-func newEnvTag(t *testing.T, wrapIn func(http.Handler) http.Handler, inputTag string) *env {
+func newEnvTag(t testing.TB, wrapIn func(http.Handler) http.Handler, inputTag string) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "ccm.db"), nil)
@@ -148,7 +148,7 @@ func newEnvTag(t *testing.T, wrapIn func(http.Handler) http.Handler, inputTag st
 	return e
 }
 
-func (e *env) newBuilder(t *testing.T, bl *Blobs) *Builder {
+func (e *env) newBuilder(t testing.TB, bl *Blobs) *Builder {
 	t.Helper()
 	b, err := New(Config{OCI: e.oci, Images: e.svc.Images, CA: e.svc.CA, Blobs: bl, Binary: []byte("\x7fELF fake ccm binary"),
 		ServerURL: "https://ccm.example.com:8443"})
