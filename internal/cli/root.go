@@ -54,5 +54,6 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newServerCmd(), newVersionCmd())
 	addClientCommands(root)
+	root.AddCommand(newEnclaveCmd())
 	return root
 }
