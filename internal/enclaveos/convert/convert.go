@@ -111,8 +111,10 @@ func New(c Config) (*Builder, error) {
 // Kind is the job kind the Builder builds.
 func (b *Builder) Kind() string { return store.JobEnclaveOSConvert }
 
-// agentCommand prefixes the image's argv inside the enclave.
-var agentCommand = []string{manifest.AgentPath, "enclave", "agent", "--"}
+// agentCommand prefixes the image's argv inside the enclave. The agent
+// checks that the certificate it gets chains to the account CA measured
+// into the enclave, so a parent cannot hand it another one.
+var agentCommand = []string{manifest.AgentPath, "enclave", "agent", "--ca-file", manifest.AccountCAPath, "--"}
 
 // Build converts img's input image and pushes the output image.
 func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app *store.App, p build.Progress) (image.BuildResult, error) {
@@ -129,7 +131,11 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	if err != nil {
 		return image.BuildResult{}, ociErr(err)
 	}
-	wrapped, err := wrap(src, b.c.Binary)
+	caCert, err := b.c.CA.Certificate(ctx, img.AccountID)
+	if err != nil {
+		return image.BuildResult{}, err
+	}
+	wrapped, err := wrap(src, b.c.Binary, []byte(ca.PEM(caCert)))
 	if err != nil {
 		return image.BuildResult{}, ociErr(err)
 	}
@@ -167,10 +173,6 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	m := store.Measurements{PCR0: hex.EncodeToString(pcrs.PCR0[:]), PCR1: hex.EncodeToString(pcrs.PCR1[:]), PCR2: hex.EncodeToString(pcrs.PCR2[:])}
 	p.Step(60, "enclave image file: %s; PCR0 %s, PCR1 %s, PCR2 %s", size(int64(eifBuf.Len())), m.PCR0, m.PCR1, m.PCR2)
 
-	caCert, err := b.c.CA.Certificate(ctx, img.AccountID)
-	if err != nil {
-		return image.BuildResult{}, err
-	}
 	man := manifest.Manifest{
 		Version: 1, EIF: manifest.EIFPath, MemoryMiB: img.Settings.MemoryMiB, CPUCount: img.Settings.CPUCount,
 		FilePersistence: img.Settings.FilePersistence != nil && *img.Settings.FilePersistence,
@@ -197,10 +199,11 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	return image.BuildResult{Measurements: m, OutputDigest: digest}, nil
 }
 
-// wrap returns src with the ccm binary at manifest.AgentPath and its
-// command run by the agent: Entrypoint = agent + the original argv
-// (Entrypoint then Cmd, as a container runtime runs them), Cmd empty.
-func wrap(src v1.Image, binary []byte) (v1.Image, error) {
+// wrap returns src with the ccm binary at manifest.AgentPath, the account
+// CA certificate at manifest.AccountCAPath, and its command run by the
+// agent: Entrypoint = agent + the original argv (Entrypoint then Cmd, as a
+// container runtime runs them), Cmd empty.
+func wrap(src v1.Image, binary, accountCA []byte) (v1.Image, error) {
 	cf, err := src.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading the image config: %w", err)
@@ -209,7 +212,7 @@ func wrap(src v1.Image, binary []byte) (v1.Image, error) {
 	if len(argv) == 0 {
 		return nil, build.Permanent(errors.New("the input image has neither an entrypoint nor a cmd: the enclave would have nothing to run"))
 	}
-	layer, err := filesLayer([]file{{path: manifest.AgentPath, mode: 0o755, data: binary}})
+	layer, err := filesLayer([]file{{path: manifest.AgentPath, mode: 0o755, data: binary}, {path: manifest.AccountCAPath, mode: 0o644, data: accountCA}})
 	if err != nil {
 		return nil, err
 	}

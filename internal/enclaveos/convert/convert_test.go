@@ -298,19 +298,19 @@ func TestBuildIsReproducible(t *testing.T) {
 }
 
 func TestTheEnclaveRunsTheImageCommandThroughTheAgent(t *testing.T) {
-	w, err := wrap(inputImage(t), []byte("BIN"))
+	w, err := wrap(inputImage(t), []byte("BIN"), []byte("CA PEM"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cf, _ := w.ConfigFile()
-	if got := strings.Join(cf.Config.Entrypoint, " "); got != "/opt/ccm/ccm enclave agent -- /bin/app serve" || len(cf.Config.Cmd) != 0 {
+	if got := strings.Join(cf.Config.Entrypoint, " "); got != "/opt/ccm/ccm enclave agent --ca-file /opt/ccm/account-ca.pem -- /bin/app serve" || len(cf.Config.Cmd) != 0 {
 		t.Fatalf("entrypoint %q cmd %q", got, cf.Config.Cmd)
 	}
-	if fs := files(t, w); string(fs["/opt/ccm/ccm"]) != "BIN" || string(fs["/etc/app.conf"]) != "port=8080" {
+	if fs := files(t, w); string(fs["/opt/ccm/ccm"]) != "BIN" || string(fs["/opt/ccm/account-ca.pem"]) != "CA PEM" || string(fs["/etc/app.conf"]) != "port=8080" {
 		t.Fatalf("files %v", fs)
 	}
 	noCmd, _ := mutate.Config(empty.Image, v1.Config{})
-	if _, err := wrap(noCmd, []byte("BIN")); !build.IsPermanent(err) || !strings.Contains(err.Error(), "neither an entrypoint nor a cmd") {
+	if _, err := wrap(noCmd, []byte("BIN"), nil); !build.IsPermanent(err) || !strings.Contains(err.Error(), "neither an entrypoint nor a cmd") {
 		t.Fatalf("wrap without a command: %v", err)
 	}
 }

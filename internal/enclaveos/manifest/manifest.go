@@ -20,6 +20,9 @@ const (
 	// AgentPath is where the ccm binary sits inside the enclave's root
 	// filesystem; the enclave's command is `AgentPath enclave agent -- argv`.
 	AgentPath = "/opt/ccm/ccm"
+	// AccountCAPath is the account CA certificate inside the enclave: the
+	// agent accepts only certificates that chain to it.
+	AccountCAPath = "/opt/ccm/account-ca.pem"
 )
 
 // Manifest is enclave.json.
