@@ -374,6 +374,9 @@ func imageConfig(what string, img v1.Image) (*v1.ConfigFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aci: reading the %s image configuration: %w", what, err)
 	}
+	if cfg.Architecture == "" {
+		return nil, errs.Invalidf(what+".image", "names no architecture in its configuration; confidential ACI runs linux/amd64 images only")
+	}
 	if cfg.Architecture != "amd64" || (cfg.OS != "" && cfg.OS != "linux") {
 		return nil, errs.Invalidf(what+".image", "is for %s/%s; confidential ACI runs linux/amd64 images only", cfg.OS, cfg.Architecture)
 	}

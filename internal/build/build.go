@@ -17,7 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/image"
+	"github.com/openccm/openccm/internal/oci"
 	"github.com/openccm/openccm/internal/store"
 )
 
@@ -318,4 +320,31 @@ func (r *Runner) finish(jb *job, status store.JobStatus, msg string) {
 	jb.j.Status, jb.j.Error, jb.j.LeaseUntil = status, msg, nil
 	jb.mu.Unlock()
 	jb.save(context.Background())
+}
+
+// Classify marks err Permanent when retrying cannot fix it: the registry
+// errors package oci calls permanent (401, 403, 404, invalid references
+// and images) and invalid input (errs.Invalid). Other errors stay
+// transient.
+func Classify(err error) error {
+	if err == nil || IsPermanent(err) {
+		return err
+	}
+	if oci.IsPermanent(err) || errs.Is(errs.Invalid, err) {
+		return Permanent(err)
+	}
+	return err
+}
+
+// Size formats a byte count for build logs ("12.5 MiB").
+func Size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	acibuilder "github.com/openccm/openccm/internal/aci/builder"
 	"github.com/openccm/openccm/internal/build"
 	"github.com/openccm/openccm/internal/buildinfo"
 	"github.com/openccm/openccm/internal/config"
@@ -51,7 +52,15 @@ func buildRunner(cfg config.Server, svc *core.Services, serverURL, serverCA stri
 	if err != nil {
 		return nil, err
 	}
-	return build.New(build.Config{Store: svc.Store, Images: svc.Images, Builders: []build.Builder{enclaveOS},
+	if cfg.AgentImage == "" {
+		log.Warn("no --agent-image: ACI builds will fail until the server knows the attestation agent's image")
+	}
+	aciPolicy, err := acibuilder.New(acibuilder.Config{OCI: reg, Images: svc.Images, CA: svc.CA, AgentImage: cfg.AgentImage,
+		ServerURL: serverURL, ServerCA: serverCA})
+	if err != nil {
+		return nil, err
+	}
+	return build.New(build.Config{Store: svc.Store, Images: svc.Images, Builders: []build.Builder{enclaveOS, aciPolicy},
 		Workers: cfg.BuildWorkers, Lease: time.Duration(cfg.BuildLease), Log: log.With("component", "build")})
 }
 

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -95,7 +97,19 @@ func appImage(t *testing.T, version string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err = mutate.Config(img, v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin"}})
+	return linuxAMD64(t, img, v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin"}})
+}
+
+// linuxAMD64 sets img's configuration and platform, as real images have them.
+func linuxAMD64(t *testing.T, img v1.Image, cfg v1.Config) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config, cf.OS, cf.Architecture = cfg, "linux", "amd64"
+	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +157,7 @@ func TestBuilds(t *testing.T) {
 }
 
 func (f *buildFlow) serverFlags() []string {
-	return []string{"--nitro-blobs", f.blobs, "--build-lease", "5s"}
+	return []string{"--nitro-blobs", f.blobs, "--build-lease", "5s", "--agent-image", f.in + "/public/ccm-agent:1"}
 }
 
 func (f *buildFlow) run(t *testing.T) {
@@ -155,6 +169,13 @@ func (f *buildFlow) run(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	agent, err := mutate.AppendLayers(empty.Image, tarLayer(t, "opt/ccm/ccm", "\x7fELF agent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.Push(ctx, f.in+"/public/ccm-agent:1", linuxAMD64(t, agent, v1.Config{}), puller); err != nil {
+		t.Fatal(err)
+	}
 	f.db = f.backend.database(t)
 	f.srv = startServer(t, f.dataDir, f.db, f.serverFlags()...)
 	f.api = newAPI(t, f.srv, f.rec)
@@ -162,6 +183,7 @@ func (f *buildFlow) run(t *testing.T) {
 	mustStep(t, "a user sets up an account, the input registry and an Enclave OS app", f.setUp, func() bool { return f.app != nil })
 	t.Run("an Enclave OS image is converted, pushed and measured", f.convert)
 	t.Run("a build whose input tag does not exist fails and says which image", f.missingTag)
+	t.Run("an ACI image gets its policy and ARM template from a private registry", f.aciPolicy)
 	t.Run("a build whose server is killed -9 is finished once by the restarted server", f.killedMidBuild)
 	if f.backend.name == "SQLite" { // once is enough: the database plays no part
 		t.Run("a build pushes to Debian's docker-registry with htpasswd authentication", f.dockerRegistry)
@@ -320,6 +342,43 @@ func (f *buildFlow) convert(t *testing.T) {
 	}
 	if strings.Contains(f.srv.Stderr(), pusher.Password) || strings.Contains(f.srv.Stderr(), puller.Password) || strings.Contains(log, pusher.Password) {
 		t.Error("a registry password appears in the server log or the build log")
+	}
+}
+
+func (f *buildFlow) aciPolicy(t *testing.T) {
+	ctx := t.Context()
+	acct := f.acct.AccountID
+	a, err := f.admin.c.CreateApp(ctx, acct, apiv1.CreateAppRequest{Name: "web-aci", Type: "aci", InputImageName: f.in + "/team/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.admin.c.CreateImage(ctx, acct, a.AppID, apiv1.CreateImageRequest{Tag: "1.0",
+		Credentials: &apiv1.RegistryCredentials{Username: puller.Username, Password: puller.Password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.wait(t, f.admin.c, img.ImageID, "ready", "failed")
+	if got.Status != "ready" {
+		t.Fatalf("image %s: %s", got.Status, got.Error)
+	}
+	rego, err := f.admin.c.GetImagePolicy(ctx, acct, img.ImageID, "rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(rego)
+	if got.Measurements["policy_sha256"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("policy_sha256 %v is not the SHA-256 of the downloaded policy", got.Measurements["policy_sha256"])
+	}
+	if !bytes.Contains(rego, []byte(f.in+"/team/app:1.0")) || !bytes.Contains(rego, []byte("CCM_SERVER_URL="+f.srv.URL)) {
+		t.Errorf("the policy does not name the image or the server:\n%s", rego)
+	}
+	arm, err := f.admin.c.GetImagePolicy(ctx, acct, img.ImageID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(arm, []byte("Microsoft.ContainerInstance/containerGroups")) || !bytes.Contains(arm, []byte(base64.StdEncoding.EncodeToString(rego))) ||
+		bytes.Contains(arm, []byte(puller.Password)) {
+		t.Errorf("ARM template:\n%s", arm)
 	}
 }
 

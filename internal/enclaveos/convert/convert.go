@@ -123,13 +123,13 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	}
 	pull, push, err := b.c.Images.BuildCredentials(ctx, img)
 	if err != nil {
-		return image.BuildResult{}, permanentIfInvalid(err)
+		return image.BuildResult{}, build.Classify(err)
 	}
 	in := app.InputImageName + ":" + img.Settings.InputTag
 	p.Step(5, "pulling %s", in)
 	src, err := b.c.OCI.Pull(ctx, in, oci.Credentials(pull))
 	if err != nil {
-		return image.BuildResult{}, ociErr(err)
+		return image.BuildResult{}, build.Classify(err)
 	}
 	caCert, err := b.c.CA.Certificate(ctx, img.AccountID)
 	if err != nil {
@@ -137,7 +137,7 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	}
 	wrapped, err := wrap(src, b.c.Binary, []byte(ca.PEM(caCert)))
 	if err != nil {
-		return image.BuildResult{}, ociErr(err)
+		return image.BuildResult{}, build.Classify(err)
 	}
 
 	p.Step(10, "building the root filesystem ramdisk from the image's layers")
@@ -148,10 +148,10 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 		if errs.Is(errs.TooLarge, err) {
 			return image.BuildResult{}, build.Permanent(fmt.Errorf("%w (the root filesystem must fit the enclave's memory_mib, %d MiB)", err, img.Settings.MemoryMiB))
 		}
-		return image.BuildResult{}, ociErr(err)
+		return image.BuildResult{}, build.Classify(err)
 	}
 	p.Step(50, "root filesystem: %d files, %d directories, %d symlinks, %s of file content (ramdisk %s)",
-		st.Files, st.Dirs, st.Symlinks, size(st.Bytes), size(int64(app1.Len())))
+		st.Files, st.Dirs, st.Symlinks, build.Size(st.Bytes), build.Size(int64(app1.Len())))
 	if err := ctx.Err(); err != nil {
 		return image.BuildResult{}, err
 	}
@@ -171,7 +171,7 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	}
 	pcrs := eif.Measure(eifIn)
 	m := store.Measurements{PCR0: hex.EncodeToString(pcrs.PCR0[:]), PCR1: hex.EncodeToString(pcrs.PCR1[:]), PCR2: hex.EncodeToString(pcrs.PCR2[:])}
-	p.Step(60, "enclave image file: %s; PCR0 %s, PCR1 %s, PCR2 %s", size(int64(eifBuf.Len())), m.PCR0, m.PCR1, m.PCR2)
+	p.Step(60, "enclave image file: %s; PCR0 %s, PCR1 %s, PCR2 %s", build.Size(int64(eifBuf.Len())), m.PCR0, m.PCR1, m.PCR2)
 
 	man := manifest.Manifest{
 		Version: 1, EIF: manifest.EIFPath, MemoryMiB: img.Settings.MemoryMiB, CPUCount: img.Settings.CPUCount,
@@ -193,7 +193,7 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	p.Step(70, "pushing %s", dst)
 	digest, err := b.c.OCI.Push(ctx, dst, out, oci.Credentials(push))
 	if err != nil {
-		return image.BuildResult{}, ociErr(err)
+		return image.BuildResult{}, build.Classify(err)
 	}
 	p.Step(95, "pushed %s@%s", dst, digest)
 	return image.BuildResult{Measurements: m, OutputDigest: digest}, nil
@@ -290,7 +290,7 @@ func (b *Builder) base(ctx context.Context, output string, push image.Credential
 	p.Step(65, "pulling the base image %s", b.c.BaseImage)
 	img, err := b.c.OCI.Pull(ctx, b.c.BaseImage, creds)
 	if err != nil {
-		return nil, ociErr(fmt.Errorf("the server's enclave base image: %w", err))
+		return nil, build.Classify(fmt.Errorf("the server's enclave base image: %w", err))
 	}
 	return img, nil
 }
@@ -342,33 +342,4 @@ func filesLayer(files []file) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}, tarball.WithMediaType(types.OCILayer))
-}
-
-// permanentIfInvalid marks input errors (a deleted saved registry) as
-// permanent: retrying cannot fix them.
-func permanentIfInvalid(err error) error {
-	if errs.Is(errs.Invalid, err) {
-		return build.Permanent(err)
-	}
-	return err
-}
-
-// ociErr marks registry and image errors that retrying cannot fix.
-func ociErr(err error) error {
-	if oci.IsPermanent(err) || errs.Is(errs.Invalid, err) {
-		return build.Permanent(err)
-	}
-	return err
-}
-
-func size(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -22,21 +21,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/openccm/openccm/internal/account"
 	"github.com/openccm/openccm/internal/app"
 	"github.com/openccm/openccm/internal/build"
+	"github.com/openccm/openccm/internal/build/buildtest"
 	"github.com/openccm/openccm/internal/core"
 	"github.com/openccm/openccm/internal/enclaveos/eif"
 	"github.com/openccm/openccm/internal/enclaveos/manifest"
 	"github.com/openccm/openccm/internal/enclaveos/rootfs"
-	"github.com/openccm/openccm/internal/identity"
 	"github.com/openccm/openccm/internal/oci"
 	"github.com/openccm/openccm/internal/oci/ocitest"
-	"github.com/openccm/openccm/internal/password"
 	"github.com/openccm/openccm/internal/registry"
-	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store"
-	"github.com/openccm/openccm/internal/store/sqlstore"
 	"github.com/openccm/openccm/pkg/apiv1"
 )
 
@@ -99,45 +94,27 @@ func newEnv(t testing.TB, wrapIn func(http.Handler) http.Handler) *env {
 func newEnvTag(t testing.TB, wrapIn func(http.Handler) http.Handler, inputTag string) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "ccm.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	box, _ := secret.New(bytes.Repeat([]byte{4}, secret.KeySize))
-	svc, err := core.New(core.Config{Store: db, Box: box, PasswordParams: password.Fast})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{svc: svc, oci: oci.New(oci.Config{Insecure: true})}
+	be := buildtest.New(t)
+	svc := be.Svc
+	e := &env{svc: svc, oci: oci.New(oci.Config{Insecure: true}), acct: be.AccountID}
 	e.in = ocitest.Serve(t, map[string]string{userIn.Username: userIn.Password}, wrapIn)
 	e.out = ocitest.NewRegistry(t, map[string]string{userOut.Username: userOut.Password})
 	if _, err := e.oci.Push(ctx, e.in+"/team/app:1.0", inputImage(t), userIn); err != nil {
 		t.Fatal(err)
 	}
-
-	u, err := svc.Identity.Signup(ctx, "a@example.com", "correct horse battery staple")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := svc.Accounts.Create(ctx, &identity.Principal{UserID: u.ID}, "acme", account.Patch{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.acct = a.ID
 	url, user, pass := e.in, userIn.Username, userIn.Password
-	reg, err := svc.Registries.Create(ctx, a.ID, registry.Input{URL: &url, Username: &user, Password: &pass})
+	reg, err := svc.Registries.Create(ctx, e.acct, registry.Input{URL: &url, Username: &user, Password: &pass})
 	if err != nil {
 		t.Fatal(err)
 	}
 	name, typ, in, out := "web", "enclave_os", e.in+"/team/app", e.out+"/team/app-nitro"
-	ap, err := svc.Apps.Create(ctx, a.ID, u.ID, app.Input{Name: &name, Type: &typ, InputImageName: &in, OutputImageName: &out})
+	ap, err := svc.Apps.Create(ctx, e.acct, be.UserID, app.Input{Name: &name, Type: &typ, InputImageName: &in, OutputImageName: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.app = ap.ID
 	mem, cpus := 512, 1
-	img, err := svc.Images.Create(ctx, a.ID, ap.ID, u.ID, apiv1.CreateImageRequest{InputTag: inputTag, OutputTag: "1.0-nitro",
+	img, err := svc.Images.Create(ctx, e.acct, ap.ID, be.UserID, apiv1.CreateImageRequest{InputTag: inputTag, OutputTag: "1.0-nitro",
 		InputRegistryID: &reg.ID, MemoryMiB: &mem, CPUCount: &cpus,
 		OutputCredentials: &apiv1.RegistryCredentials{Username: userOut.Username, Password: userOut.Password}})
 	if err != nil {
@@ -160,23 +137,8 @@ func (e *env) newBuilder(t testing.TB, bl *Blobs) *Builder {
 
 func (e *env) run(t *testing.T) (*store.Image, *store.Job) {
 	t.Helper()
-	r, err := build.New(build.Config{Store: e.svc.Store, Images: e.svc.Images, Builders: []build.Builder{e.builder},
-		Backoff: func(int) time.Duration { return time.Hour }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ran, err := r.RunOnce(context.Background()); !ran || err != nil {
-		t.Fatalf("RunOnce = %v, %v", ran, err)
-	}
-	img, err := e.svc.Store.GetImage(context.Background(), e.acct, e.img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := e.svc.Store.GetJobForImage(context.Background(), e.acct, e.img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img, j
+	be := &buildtest.Env{Svc: e.svc, AccountID: e.acct}
+	return be.Run(t, e.builder, e.img)
 }
 
 // files reads the regular files of an image's flattened filesystem.
