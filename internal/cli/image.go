@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,7 @@ func newImageCmd(flags *clientFlags) *cobra.Command {
 		newImageCreateCmd(flags),
 		newImageListCmd(flags),
 		newImageShowCmd(flags),
+		newImageWaitCmd(flags),
 		newImageRmCmd(flags),
 		newImagePolicyCmd(flags),
 	)
@@ -280,7 +282,11 @@ func readFileLimited(cmd *cobra.Command, name string, max int64) ([]byte, error)
 }
 
 func newImageCreateCmd(flags *clientFlags) *cobra.Command {
-	var f imageFlags
+	var (
+		f           imageFlags
+		wait        bool
+		waitTimeout time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "create --app APP [flags of the app's type]",
 		Short: "Create an image (a release) of an application",
@@ -303,7 +309,7 @@ Passwords of inline registry credentials are read from a prompt, or from stdin
 with --password-stdin; they are stored encrypted and never shown again.
 
 enclave_os and aci images are built by a job on the server: they start as
-pending; follow them with ` + "`ccm image show ID --build`" + `.`,
+pending; follow them with ` + "`ccm image wait ID`" + `, or give --wait to create.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req, err := f.request(cmd)
@@ -328,14 +334,19 @@ pending; follow them with ` + "`ccm image show ID --build`" + `.`,
 			if err := writeImage(cmd, flags, img); err != nil {
 				return err
 			}
+			if img.Status == "pending" && wait {
+				return waitImage(cmd, flags, s.api, accountID, img.ImageID, waitTimeout)
+			}
 			if img.Status == "pending" && flags.output == outputTable {
 				fmt.Fprintf(cmd.OutOrStdout(), "\nA build job was queued: the image becomes ready when it finishes.\n"+
-					"Follow its state with `ccm image show %s --build`.\n", img.ImageID)
+					"Follow it with `ccm image wait %s`.\n", img.ImageID)
 			}
 			return nil
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&wait, "wait", false, "enclave_os and aci: wait for the build to finish, printing its log (like `ccm image wait`)")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 30*time.Minute, "with --wait: give up after this long (0: never)")
 	return cmd
 }
 

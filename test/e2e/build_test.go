@@ -137,6 +137,7 @@ type buildFlow struct {
 	blobs    string
 	app      *apiv1.App
 	registry *apiv1.Registry
+	failed   string // an image whose build failed
 }
 
 var (
@@ -184,6 +185,7 @@ func (f *buildFlow) run(t *testing.T) {
 	t.Run("an Enclave OS image is converted, pushed and measured", f.convert)
 	t.Run("a build whose input tag does not exist fails and says which image", f.missingTag)
 	t.Run("an ACI image gets its policy and ARM template from a private registry", f.aciPolicy)
+	t.Run("the CLI creates an image and waits for its build", f.cliWait)
 	t.Run("a build whose server is killed -9 is finished once by the restarted server", f.killedMidBuild)
 	if f.backend.name == "SQLite" { // once is enough: the database plays no part
 		t.Run("a build pushes to Debian's docker-registry with htpasswd authentication", f.dockerRegistry)
@@ -382,11 +384,34 @@ func (f *buildFlow) aciPolicy(t *testing.T) {
 	}
 }
 
+func (f *buildFlow) cliWait(t *testing.T) {
+	c := newCLI(t)
+	c.ok(t, f.admin.Password+"\n", nil, "login", "--server", f.srv.URL, "--fingerprint", f.srv.Fingerprint, "--email", f.admin.Email, "--password-stdin")
+	c.ok(t, "", nil, "account", "use", f.acct.Name)
+	r := c.ok(t, puller.Password+"\n", nil, "image", "create", "--app", "web-aci", "--tag", "2.0", "--username", puller.Username, "--password-stdin", "--wait")
+	for _, want := range []string{"pulling " + f.in + "/team/app:2.0", "policy written", "is ready; its approval task is"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("ccm image create --wait printed no %q:\n%s", want, r.Stdout)
+		}
+	}
+	if f.failed == "" {
+		t.Skip("no failed build to wait for")
+	}
+	r = c.run(t, "", nil, "image", "wait", f.failed)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "no-such-tag") || !strings.Contains(r.Stdout, "build failed") {
+		t.Errorf("ccm image wait on a failed build: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if strings.Contains(c.allOutput(), puller.Password) {
+		t.Error("the CLI printed the registry password")
+	}
+}
+
 func (f *buildFlow) missingTag(t *testing.T) {
 	img := f.wait(t, f.admin.c, f.create(t, "no-such-tag", "x-nitro").ImageID, "ready", "failed")
 	if img.Status != "failed" || !strings.Contains(img.Error, f.in+"/team/app:no-such-tag") {
 		t.Fatalf("image %s: %q; want failed naming the input image", img.Status, img.Error)
 	}
+	f.failed = img.ImageID
 	b, err := f.admin.c.GetImageBuild(t.Context(), f.acct.AccountID, img.ImageID)
 	if err != nil || b.Status != "failed" || b.Attempts != 1 {
 		t.Fatalf("build %+v, %v; want failed after one attempt (a 404 is not retried)", b, err)
