@@ -10,8 +10,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
