@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -26,6 +27,7 @@ import (
 	"github.com/openccm/openccm/internal/enclaveos/manifest"
 	"github.com/openccm/openccm/internal/oci"
 	"github.com/openccm/openccm/internal/oci/ocitest"
+	"github.com/openccm/openccm/internal/webui/browsertest"
 	"github.com/openccm/openccm/pkg/apiv1"
 	"github.com/openccm/openccm/pkg/client"
 )
@@ -186,6 +188,9 @@ func (f *buildFlow) run(t *testing.T) {
 	t.Run("a build whose input tag does not exist fails and says which image", f.missingTag)
 	t.Run("an ACI image gets its policy and ARM template from a private registry", f.aciPolicy)
 	t.Run("the CLI creates an image and waits for its build", f.cliWait)
+	if f.backend.name == "SQLite" {
+		t.Run("the console adds an ACI image and shows its build until it is ready", f.console)
+	}
 	t.Run("a build whose server is killed -9 is finished once by the restarted server", f.killedMidBuild)
 	if f.backend.name == "SQLite" { // once is enough: the database plays no part
 		t.Run("a build pushes to Debian's docker-registry with htpasswd authentication", f.dockerRegistry)
@@ -404,6 +409,52 @@ func (f *buildFlow) cliWait(t *testing.T) {
 	if strings.Contains(c.allOutput(), puller.Password) {
 		t.Error("the CLI printed the registry password")
 	}
+}
+
+func (f *buildFlow) console(t *testing.T) {
+	browsertest.ChromiumPath(t)
+	ctx := t.Context()
+	apps, err := f.admin.c.ListApps(ctx, f.acct.AccountID, "aci", client.ListOptions{})
+	if err != nil || len(apps.Items) != 1 {
+		t.Fatalf("aci apps %+v, %v", apps, err)
+	}
+	appID := apps.Items[0].AppID
+	b := browsertest.New(t, f.srv.URL, 1280, 900)
+	b.Login(f.admin.Email, f.admin.Password)
+	b.Open("/apps/" + appID + "/images/new")
+	b.SubmitTo("add the image", "form button[type=submit].primary", "/apps/"+appID,
+		chromedp.SendKeys(chromedp.CSS("#tag"), "3.0"),
+		chromedp.SetValue(chromedp.CSS("#registry_id"), f.registry.RegistryID))
+	imgs, err := f.admin.c.ListAppImages(ctx, f.acct.AccountID, appID, client.ImageListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, img := range imgs.Items {
+		if img.Version == "3.0" {
+			id = img.ImageID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no image 3.0 after the form: %+v", imgs.Items)
+	}
+	b.Open("/images/" + id)
+	// The page polls while the build runs: wait for it to show the outcome.
+	deadline := time.Now().Add(buildTimeout)
+	for {
+		status := b.Text("#image-detail dl.facts dd .badge")
+		if status == "ready" {
+			break
+		}
+		if status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("the image page shows %q:\n%s", status, b.Text("#image-detail"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if text := b.Text("#image-detail"); !strings.Contains(text, "policy written") || !strings.Contains(text, "Policy SHA-256") && !strings.Contains(text, "policy") {
+		t.Errorf("the image page after the build:\n%s", text)
+	}
+	b.Doc("image-built")
 }
 
 func (f *buildFlow) missingTag(t *testing.T) {
