@@ -166,6 +166,7 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 		DefaultMem: uint64(img.Settings.MemoryMiB) << 20, DefaultCPUs: uint64(img.Settings.CPUCount),
 	}
 	var eifBuf bytes.Buffer
+	eifBuf.Grow(len(eifIn.Kernel) + len(eifIn.Cmdline) + boot.Len() + app1.Len() + 64<<10)
 	if err := eif.Write(&eifBuf, eifIn); err != nil {
 		return image.BuildResult{}, build.Permanent(err)
 	}
@@ -310,6 +311,11 @@ type file struct {
 // with zero timestamps and owners.
 func filesLayer(files []file) (v1.Layer, error) {
 	var buf bytes.Buffer
+	n := 0
+	for _, f := range files {
+		n += len(f.data) + 4<<10 // content, headers and padding
+	}
+	buf.Grow(n)
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
 	epoch := time.Unix(0, 0).UTC()
