@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,10 +16,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/openccm/openccm/internal/enclaveos/eif"
 	"github.com/openccm/openccm/internal/enclaveos/manifest"
@@ -78,44 +72,10 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// tarLayer is a layer of name → content files.
-func tarLayer(t *testing.T, files ...string) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for i := 0; i < len(files); i += 2 {
-		if err := tw.WriteHeader(&tar.Header{Name: files[i], Mode: 0o755, Size: int64(len(files[i+1])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(files[i+1]))
-	}
-	tw.Close()
-	return static.NewLayer(buf.Bytes(), types.DockerLayer)
-}
-
 func appImage(t *testing.T, version string) v1.Image {
 	t.Helper()
-	img, err := mutate.AppendLayers(empty.Image, tarLayer(t, "bin/app", "#!app "+version, "etc/app.conf", "version="+version))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return linuxAMD64(t, img, v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin"}})
-}
-
-// linuxAMD64 sets img's configuration and platform, as real images have them.
-func linuxAMD64(t *testing.T, img v1.Image, cfg v1.Config) v1.Image {
-	t.Helper()
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Config, cf.OS, cf.Architecture = cfg, "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return ocitest.Image(t, v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin"}},
+		ocitest.Layer(t, "bin/app", "#!app "+version, "etc/app.conf", "version="+version))
 }
 
 // nitroBlobs writes small synthetic Nitro kernel blobs.
@@ -172,11 +132,8 @@ func (f *buildFlow) run(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	agent, err := mutate.AppendLayers(empty.Image, tarLayer(t, "opt/ccm/ccm", "\x7fELF agent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.reg.Push(ctx, f.in+"/public/ccm-agent:1", linuxAMD64(t, agent, v1.Config{}), puller); err != nil {
+	agent := ocitest.Image(t, v1.Config{}, ocitest.Layer(t, "opt/ccm/ccm", "\x7fELF agent"))
+	if _, err := f.reg.Push(ctx, f.in+"/public/ccm-agent:1", agent, puller); err != nil {
 		t.Fatal(err)
 	}
 	f.db = f.backend.database(t)
@@ -317,7 +274,7 @@ func (f *buildFlow) convert(t *testing.T) {
 	if d, _ := out.Digest(); d.String() != img.OutputDigest {
 		t.Errorf("pushed digest %s, image says %s", d, img.OutputDigest)
 	}
-	fs := imageFiles(t, out)
+	fs := ocitest.Files(t, out)
 	data := fs[manifest.EIFPath]
 	d, err := eif.Describe(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -523,27 +480,5 @@ func (f *buildFlow) killedMidBuild(t *testing.T) {
 	}
 	if count["build.succeed"] != 1 || count["build.start"] != 2 || count["build.fail"] != 0 {
 		t.Errorf("audit actions of the image: %v; want two starts and one success", count)
-	}
-}
-
-// imageFiles reads the regular files of an image's flattened filesystem.
-func imageFiles(t *testing.T, img v1.Image) map[string][]byte {
-	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	out := map[string][]byte{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			b, _ := io.ReadAll(tr)
-			out["/"+h.Name] = b
-		}
 	}
 }

@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,10 +11,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/openccm/openccm/internal/app"
 	"github.com/openccm/openccm/internal/build/buildtest"
@@ -26,29 +21,6 @@ import (
 )
 
 var owner = oci.Credentials{Username: "owner", Password: "owner-secret-password"}
-
-func imageWith(t *testing.T, cfg v1.Config, files ...string) v1.Image {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for i := 0; i < len(files); i += 2 {
-		tw.WriteHeader(&tar.Header{Name: files[i], Mode: 0o755, Size: int64(len(files[i+1])), Typeflag: tar.TypeReg})
-		tw.Write([]byte(files[i+1]))
-	}
-	tw.Close()
-	img, err := mutate.AppendLayers(empty.Image, static.NewLayer(buf.Bytes(), types.DockerLayer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.Config, cf.OS, cf.Architecture = cfg, "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
 
 type env struct {
 	*buildtest.Env
@@ -64,10 +36,10 @@ func newEnv(t *testing.T, agentImage string) *env {
 	e := &env{Env: buildtest.New(t)}
 	e.host = ocitest.NewRegistry(t, map[string]string{owner.Username: owner.Password})
 	c := oci.New(oci.Config{})
-	if _, err := c.Push(ctx, e.host+"/team/web:1.4", imageWith(t, v1.Config{Entrypoint: []string{"/bin/web"}, Env: []string{"PATH=/bin"}}, "bin/web", "#!web"), owner); err != nil {
+	if _, err := c.Push(ctx, e.host+"/team/web:1.4", ocitest.Image(t, v1.Config{Entrypoint: []string{"/bin/web"}, Env: []string{"PATH=/bin"}}, ocitest.Layer(t, "bin/web", "#!web")), owner); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Push(ctx, e.host+"/public/ccm-agent:1", imageWith(t, v1.Config{}, "opt/ccm/ccm", "\x7fELF agent"), owner); err != nil {
+	if _, err := c.Push(ctx, e.host+"/public/ccm-agent:1", ocitest.Image(t, v1.Config{}, ocitest.Layer(t, "opt/ccm/ccm", "\x7fELF agent")), owner); err != nil {
 		t.Fatal(err)
 	}
 	name, typ, in := "Web Shop", "aci", e.host+"/team/web"

@@ -31,7 +31,7 @@ func benchImage(b *testing.B, mib int) v1.Image {
 			files = append(files, fmt.Sprintf("data/l%d/f%02d", l, i), string(benchContent(mib<<20/32)))
 		}
 		var err error
-		if img, err = mutate.AppendLayers(img, layer(b, files...)); err != nil {
+		if img, err = mutate.AppendLayers(img, ocitest.Layer(b, files...)); err != nil {
 			b.Fatal(err)
 		}
 	}

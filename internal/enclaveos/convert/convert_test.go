@@ -1,25 +1,20 @@
 package convert
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/openccm/openccm/internal/app"
 	"github.com/openccm/openccm/internal/build"
@@ -41,39 +36,11 @@ var (
 	blobs   = &Blobs{Kernel: []byte("KERNEL bzImage"), Cmdline: []byte("reboot=k panic=30 pci=off"), Init: []byte("INIT"), NSM: []byte("NSM.KO")}
 )
 
-// layer is an uncompressed tar layer of name → content files (a trailing
-// slash makes a directory).
-func layer(t testing.TB, files ...string) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for i := 0; i < len(files); i += 2 {
-		h := &tar.Header{Name: files[i], Mode: 0o644, Size: int64(len(files[i+1])), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)}
-		if strings.HasSuffix(files[i], "/") {
-			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(files[i+1]))
-	}
-	tw.Close()
-	return static.NewLayer(buf.Bytes(), types.DockerLayer)
-}
-
 func inputImage(t testing.TB) v1.Image {
 	t.Helper()
-	img, err := mutate.AppendLayers(empty.Image,
-		layer(t, "bin/", "", "bin/app", "#!app v1", "etc/", "", "etc/app.conf", "port=80"),
-		layer(t, "etc/app.conf", "port=8080"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err = mutate.Config(img, v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return ocitest.Image(t, v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin"}},
+		ocitest.Layer(t, "bin/", "", "bin/app", "#!app v1", "etc/", "", "etc/app.conf", "port=80"),
+		ocitest.Layer(t, "etc/app.conf", "port=8080"))
 }
 
 type env struct {
@@ -141,28 +108,6 @@ func (e *env) run(t *testing.T) (*store.Image, *store.Job) {
 	return be.Run(t, e.builder, e.img)
 }
 
-// files reads the regular files of an image's flattened filesystem.
-func files(t *testing.T, img v1.Image) map[string][]byte {
-	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	out := map[string][]byte{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			b, _ := io.ReadAll(tr)
-			out["/"+h.Name] = b
-		}
-	}
-}
-
 func TestBuildConvertsAndPushes(t *testing.T) {
 	e := newEnv(t, nil)
 	img, j := e.run(t)
@@ -190,7 +135,7 @@ func TestBuildConvertsAndPushes(t *testing.T) {
 	if cf.Config.Labels["org.openccm.enclave.pcr0"] != img.Measurements.PCR0 || cf.OS != "linux" || cf.Architecture != "amd64" {
 		t.Fatalf("config %+v", cf)
 	}
-	fs := files(t, out)
+	fs := ocitest.Files(t, out)
 	if string(fs[manifest.BinaryPath]) != "\x7fELF fake ccm binary" {
 		t.Fatal("the output image has no ccm binary")
 	}
@@ -268,7 +213,7 @@ func TestTheEnclaveRunsTheImageCommandThroughTheAgent(t *testing.T) {
 	if got := strings.Join(cf.Config.Entrypoint, " "); got != "/opt/ccm/ccm enclave agent --ca-file /opt/ccm/account-ca.pem -- /bin/app serve" || len(cf.Config.Cmd) != 0 {
 		t.Fatalf("entrypoint %q cmd %q", got, cf.Config.Cmd)
 	}
-	if fs := files(t, w); string(fs["/opt/ccm/ccm"]) != "BIN" || string(fs["/opt/ccm/account-ca.pem"]) != "CA PEM" || string(fs["/etc/app.conf"]) != "port=8080" {
+	if fs := ocitest.Files(t, w); string(fs["/opt/ccm/ccm"]) != "BIN" || string(fs["/opt/ccm/account-ca.pem"]) != "CA PEM" || string(fs["/etc/app.conf"]) != "port=8080" {
 		t.Fatalf("files %v", fs)
 	}
 	noCmd, _ := mutate.Config(empty.Image, v1.Config{})
@@ -333,7 +278,7 @@ func TestTransientRegistryErrorsAreRetried(t *testing.T) {
 
 func TestTheOutputImageBuildsOnTheBaseImage(t *testing.T) {
 	e := newEnv(t, nil)
-	base, err := mutate.AppendLayers(empty.Image, layer(t, "usr/", "", "usr/bin/", "", "usr/bin/nitro-cli", "#!nitro-cli"))
+	base, err := mutate.AppendLayers(empty.Image, ocitest.Layer(t, "usr/", "", "usr/bin/", "", "usr/bin/nitro-cli", "#!nitro-cli"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +295,7 @@ func TestTheOutputImageBuildsOnTheBaseImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := files(t, out)
+	fs := ocitest.Files(t, out)
 	if string(fs["/usr/bin/nitro-cli"]) != "#!nitro-cli" || fs[manifest.EIFPath] == nil {
 		t.Fatal("the output image lacks the base's files or the EIF")
 	}
