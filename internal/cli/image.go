@@ -610,6 +610,8 @@ func writeBuild(w io.Writer, b *apiv1.Build) error {
 		{"  Status", b.Status},
 		{"  Progress", strconv.Itoa(b.Progress) + "%"},
 		{"  Attempts", strconv.Itoa(b.Attempts)},
+		{"  Last error", b.Error},
+		{"  Next attempt", fmtTimePtr(b.NextAttemptAt)},
 		{"  Started", fmtTime(b.CreatedAt)},
 		{"  Updated", fmtTime(b.UpdatedAt)},
 	}); err != nil {

@@ -81,8 +81,13 @@ func (a *API) imageBuild(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apiv1.Build{JobID: j.ID, ImageID: j.ImageID, Kind: j.Kind, Status: string(j.Status),
-		Progress: j.Progress, Log: nonNil(j.Log), Attempts: j.Attempts, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt})
+	b := apiv1.Build{JobID: j.ID, ImageID: j.ImageID, Kind: j.Kind, Status: string(j.Status),
+		Progress: j.Progress, Log: nonNil(j.Log), Attempts: j.Attempts, Error: j.Error, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+	if j.Status == store.JobQueued && j.Attempts > 0 {
+		next := j.NextAttemptAt
+		b.NextAttemptAt = &next
+	}
+	writeJSON(w, http.StatusOK, b)
 	return nil
 }
 

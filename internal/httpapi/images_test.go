@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/platform/sgx/sgxtest"
@@ -84,6 +86,23 @@ func TestImagesOfEveryType(t *testing.T) {
 	b := h.must(200, "GET", "/v1/accounts/"+w.accountID+"/images/"+q["image_id"].(string)+"/build", w.tokens[store.RoleReader], nil)
 	if b["status"] != "queued" || b["kind"] != "enclave_os_convert" {
 		t.Fatalf("build %v", b)
+	}
+	if _, ok := b["next_attempt_at"]; ok || b["error"] != nil {
+		t.Fatalf("a build never tried has no error or next attempt: %v", b)
+	}
+	// A worker's first attempt fails transiently: the job waits for its retry.
+	now := time.Now().UTC().Truncate(time.Second)
+	j, err := h.st.ClaimJob(context.Background(), "w", []string{store.JobEnclaveOSConvert}, now, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Status, j.Error, j.NextAttemptAt, j.LeaseUntil = store.JobQueued, "pulling docker.io/library/nginx:1.25: 503 Service Unavailable", now.Add(15*time.Second), nil
+	if err := h.st.UpdateJob(context.Background(), "w", j); err != nil {
+		t.Fatal(err)
+	}
+	b = h.must(200, "GET", "/v1/accounts/"+w.accountID+"/images/"+q["image_id"].(string)+"/build", w.tokens[store.RoleReader], nil)
+	if b["status"] != "queued" || b["attempts"] != float64(1) || !strings.Contains(fmt.Sprint(b["error"]), "503") || b["next_attempt_at"] != now.Add(15*time.Second).Format(time.RFC3339) {
+		t.Fatalf("build waiting for a retry %v", b)
 	}
 	if r := h.do("GET", "/v1/accounts/"+w.accountID+"/images/"+c["image_id"].(string)+"/build", w.admin, nil); r.Status != 404 {
 		t.Fatalf("build of a ready image: %d", r.Status)

@@ -350,8 +350,12 @@ type Build struct {
 	Progress  int       `json:"progress"`
 	Log       []string  `json:"log"`
 	Attempts  int       `json:"attempts"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// Error is why the last attempt failed (a queued job retries at
+	// NextAttemptAt; a failed one is over).
+	Error         string     `json:"error,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // SigstructInfo is the body of POST /v1/tools/sigstruct's answer.
