@@ -343,13 +343,13 @@ type Image struct {
 
 // Build is the state of an image's build job.
 type Build struct {
-	JobID     string    `json:"job_id"`
-	ImageID   string    `json:"image_id"`
-	Kind      string    `json:"kind"`
-	Status    string    `json:"status"`
-	Progress  int       `json:"progress"`
-	Log       []string  `json:"log"`
-	Attempts  int       `json:"attempts"`
+	JobID    string   `json:"job_id"`
+	ImageID  string   `json:"image_id"`
+	Kind     string   `json:"kind"`
+	Status   string   `json:"status"`
+	Progress int      `json:"progress"`
+	Log      []string `json:"log"`
+	Attempts int      `json:"attempts"`
 	// Error is why the last attempt failed (a queued job retries at
 	// NextAttemptAt; a failed one is over).
 	Error         string     `json:"error,omitempty"`
