@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
 )
 
@@ -168,6 +169,11 @@ func (c Server) Validate() error {
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			add("public_url: must be an http(s) URL such as https://ccm.example.com")
+		}
+	}
+	for key, ref := range map[string]string{"agent_image": c.AgentImage, "enclave_base_image": c.EnclaveBaseImage} {
+		if _, err := name.ParseReference(ref); ref != "" && err != nil {
+			add("%s: %q is not an image reference such as registry.example.com/team/image:tag", key, ref)
 		}
 	}
 	if c.BuildWorkers < 0 || c.BuildWorkers > 64 {

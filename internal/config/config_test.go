@@ -43,11 +43,12 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.PublicURL = "ftp://ccm"
 	c.BuildWorkers = -1
 	c.BuildLease = Duration(time.Second)
+	c.AgentImage = "Not A Reference"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"database:", "tls_cert and tls_key", "log_level:", "public_url:", "build_workers:", "build_lease:"} {
+	for _, want := range []string{"database:", "tls_cert and tls_key", "log_level:", "public_url:", "build_workers:", "build_lease:", "agent_image:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
