@@ -55,5 +55,6 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newServerCmd(), newVersionCmd())
 	addClientCommands(root)
 	root.AddCommand(newEnclaveCmd())
+	root.AddCommand(newAgentCmd(), newWaitCmd())
 	return root
 }
