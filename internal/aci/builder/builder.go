@@ -14,22 +14,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/openccm/openccm/internal/aci"
+	"github.com/openccm/openccm/internal/aci/agent"
 	"github.com/openccm/openccm/internal/build"
 	"github.com/openccm/openccm/internal/ca"
 	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/oci"
 	"github.com/openccm/openccm/internal/registry"
 	"github.com/openccm/openccm/internal/store"
-)
-
-// The environment of the agent sidecar, pinned in the policy: where it
-// attests and as what.
-const (
-	EnvServerURL = "CCM_SERVER_URL"
-	EnvAccountID = "CCM_ACCOUNT_ID"
-	EnvAppID     = "CCM_APP_ID"
-	EnvServerCA  = "CCM_SERVER_CA"
-	EnvAccountCA = "CCM_ACCOUNT_CA"
 )
 
 // Config configures a Builder.
@@ -89,18 +80,22 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 	}
 
 	env := []aci.EnvVar{
-		{Name: EnvServerURL, Value: b.c.ServerURL},
-		{Name: EnvAccountID, Value: img.AccountID},
-		{Name: EnvAppID, Value: app.ID},
-		{Name: EnvAccountCA, Value: ca.PEM(caCert)},
+		{Name: agent.EnvServerURL, Value: b.c.ServerURL},
+		{Name: agent.EnvAccountID, Value: img.AccountID},
+		{Name: agent.EnvAppID, Value: app.ID},
+		{Name: agent.EnvAccountCA, Value: ca.PEM(caCert)},
 	}
 	if b.c.ServerCA != "" {
-		env = append(env, aci.EnvVar{Name: EnvServerCA, Value: b.c.ServerCA})
+		env = append(env, aci.EnvVar{Name: agent.EnvServerCA, Value: b.c.ServerCA})
+	}
+	args, note := keyOwnerArgs(appImg)
+	if note != "" {
+		p.Step(12, "%s", note)
 	}
 	in := aci.Input{
 		Name: groupName(app.Name), CPU: img.Settings.CPUCount, MemoryGB: img.Settings.MemoryGB,
 		App:                     aci.App{ImageRef: ref, Image: appImg},
-		Agent:                   aci.Agent{ImageRef: b.c.AgentImage, Image: agentImg, Env: env},
+		Agent:                   aci.Agent{ImageRef: b.c.AgentImage, Image: agentImg, Env: env, Args: args},
 		WaitForNodeRegistration: img.Settings.WaitForNodeRegistration == nil || *img.Settings.WaitForNodeRegistration,
 	}
 	if pull.Username != "" {
@@ -121,6 +116,27 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 		Measurements: store.Measurements{PolicySHA256: res.PolicySHA256},
 		Artifacts:    map[string][]byte{store.ArtifactCCEPolicy: res.Policy, store.ArtifactARMTemplate: res.ARMTemplate},
 	}, nil
+}
+
+var numericUser = regexp.MustCompile(`^[0-9]+(:[0-9]+)?$`)
+
+// keyOwnerArgs gives the agent's --key-owner for an app image that runs as
+// a numeric non-root user, so that user can read its key. A named user is
+// not resolved: the note says what to do.
+func keyOwnerArgs(img v1.Image) (args []string, note string) {
+	cf, err := img.ConfigFile()
+	if err != nil || cf == nil {
+		return nil, ""
+	}
+	u := cf.Config.User
+	switch {
+	case u == "" || u == "0" || u == "root" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:"):
+		return nil, ""
+	case numericUser.MatchString(u):
+		return []string{"--key-owner", u}, fmt.Sprintf("the app runs as user %s: the agent gives it the key file", u)
+	default:
+		return nil, fmt.Sprintf("the app runs as user %q, not a numeric UID: only root can read the key file; set USER to a numeric UID[:GID] in the image to give it the key", u)
+	}
 }
 
 var notName = regexp.MustCompile(`[^a-z0-9-]+`)

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/openccm/openccm/internal/aci/agent"
 	"github.com/openccm/openccm/internal/app"
 	"github.com/openccm/openccm/internal/build/buildtest"
 	"github.com/openccm/openccm/internal/oci"
@@ -78,7 +79,7 @@ func TestBuildWritesPolicyAndTemplate(t *testing.T) {
 	if img.Measurements.PolicySHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("policy_sha256 %s is not the SHA-256 of the policy", img.Measurements.PolicySHA256)
 	}
-	for _, want := range []string{e.host + "/team/web:1.4", e.host + "/public/ccm-agent:1", `"/run/ccm/bin/ccm","wait"`, EnvAccountID + "=" + e.AccountID, "https://ccm.example.com"} {
+	for _, want := range []string{e.host + "/team/web:1.4", e.host + "/public/ccm-agent:1", `"/run/ccm/bin/ccm","wait"`, agent.EnvAccountID + "=" + e.AccountID, "https://ccm.example.com"} {
 		if !bytes.Contains(policy, []byte(want)) {
 			t.Errorf("the policy lacks %q", want)
 		}
@@ -130,6 +131,18 @@ func TestFailedBuildsSayWhy(t *testing.T) {
 				t.Fatalf("image %s %q, job %s", img.Status, img.Error, j.Status)
 			}
 		})
+	}
+}
+
+func TestKeyOwner(t *testing.T) {
+	for user, want := range map[string]string{"": "", "root": "", "0:0": "", "1000": "--key-owner 1000", "1000:1001": "--key-owner 1000:1001", "nginx": ""} {
+		args, note := keyOwnerArgs(ocitest.Image(t, v1.Config{User: user}))
+		if got := strings.Join(args, " "); got != want {
+			t.Errorf("user %q: args %q, want %q", user, got, want)
+		}
+		if user == "nginx" && !strings.Contains(note, "numeric UID") {
+			t.Errorf("user nginx: note %q", note)
+		}
 	}
 }
 
