@@ -40,7 +40,7 @@ unit:
 	  $(GO) test -count=1 ./...
 
 screenshots:
-	CCM_UPDATE_SCREENSHOTS=1 CCM_CHROMIUM=$$(./scripts/ensure-chromium.sh) $(GO) test -count=1 -run 'TestConsole' ./test/e2e/
+	CCM_UPDATE_SCREENSHOTS=1 CCM_TEST_REGISTRY="$$(./scripts/ensure-registry.sh | tail -n 1)" CCM_CHROMIUM=$$(./scripts/ensure-chromium.sh) $(GO) test -count=1 -run 'TestConsole|TestBuilds/on_SQLite' ./test/e2e/
 
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-short.sh

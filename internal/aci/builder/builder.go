@@ -106,7 +106,7 @@ func (b *Builder) Build(ctx context.Context, _ *store.Job, img *store.Image, app
 		in.RegistryCredentials = []aci.RegistryCredential{{Server: host, Username: pull.Username}}
 	}
 	n, size := layerStats(appImg)
-	p.Step(15, "computing the dm-verity root hashes of the app's %d layers (%s compressed) and the agent's", n, build.Size(size))
+	p.Step(15, "computing the dm-verity root hashes of the app's layers (%d, %s compressed) and the agent's", n, build.Size(size))
 	res, err := aci.Generate(ctx, in)
 	if err != nil {
 		return image.BuildResult{}, build.Classify(err)
