@@ -13,6 +13,7 @@ import (
 
 	"github.com/openccm/openccm/internal/aci"
 	"github.com/openccm/openccm/internal/aci/agent"
+	"github.com/openccm/openccm/internal/workload"
 )
 
 // exitWaitTimedOut is the exit status of a `ccm wait` that timed out, as
@@ -115,7 +116,7 @@ of its lifetime, until SIGTERM or SIGINT (exit status 0).`,
 }
 
 // parseOwner parses "UID[:GID]" (GID defaults to UID); "" is no owner.
-func parseOwner(s string) (*agent.Owner, error) {
+func parseOwner(s string) (*workload.Owner, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -128,7 +129,7 @@ func parseOwner(s string) (*agent.Owner, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("%q is not UID[:GID], numeric", s)
 	}
-	return &agent.Owner{UID: int(uid), GID: int(gid)}, nil
+	return &workload.Owner{UID: int(uid), GID: int(gid)}, nil
 }
 
 // newWaitCmd is `ccm wait`: the app container's side of the ACI agent.

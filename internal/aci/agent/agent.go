@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/openccm/openccm/internal/aci"
-	enclaverun "github.com/openccm/openccm/internal/enclaveos/runtime"
+	"github.com/openccm/openccm/internal/workload"
 	"github.com/openccm/openccm/pkg/client"
 )
 
@@ -47,9 +47,6 @@ const (
 const (
 	// platformACI is the platform of the evidence the agent sends.
 	platformACI = "aci"
-	// minRenewDelay keeps a server that issues certificates that are
-	// already at 2/3 of their life from being asked again at once.
-	minRenewDelay = time.Second
 	// httpTimeout bounds one request to the server.
 	httpTimeout = time.Minute
 	userAgent   = "openccm-aci-agent"
@@ -57,13 +54,8 @@ const (
 
 // Structured log attribute keys.
 const (
-	logKeyOp      = "operation"
-	logKeyAttempt = "attempt"
-	logKeyDelay   = "delay"
-	logKeyError   = "error"
 	logKeyCertID  = "certificate_id"
 	logKeyExpires = "expires_at"
-	logKeyRenewAt = "renew_at"
 	logKeyPath    = "path"
 	logKeyServer  = "server_url"
 )
@@ -95,11 +87,11 @@ type Config struct {
 	Executable string
 	// KeyOwner, when set, owns KeyFile: the app's user, when it is not the
 	// agent's, so that it can read its key (which stays mode 0600).
-	KeyOwner *Owner
+	KeyOwner *workload.Owner
 	// Retry paces the retries of transient failures (the server
 	// unreachable, 5xx, 429): Attempts bounds the tries of the first
 	// attestation; renewals retry until the agent stops.
-	Retry enclaverun.Backoff
+	Retry workload.Backoff
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -113,7 +105,7 @@ type Agent struct {
 	dir      string
 	log      *slog.Logger
 	now      func() time.Time
-	minRenew time.Duration
+	minRenew time.Duration // zero means workload.MinRenewDelay
 }
 
 // New checks c and returns its Agent.
@@ -128,7 +120,7 @@ func New(c Config) (*Agent, error) {
 	case c.Attester == nil:
 		return nil, errors.New("aci agent: no Attester")
 	}
-	a := &Agent{c: c, dir: c.Dir, log: c.Log, now: c.Now, minRenew: minRenewDelay}
+	a := &Agent{c: c, dir: c.Dir, log: c.Log, now: c.Now}
 	if a.dir == "" {
 		a.dir = aci.RunDir
 	}
@@ -141,7 +133,7 @@ func New(c Config) (*Agent, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.c.Retry = withDefaults(c.Retry)
+	a.c.Retry = c.Retry.WithDefaults()
 	if len(c.AccountCA) > 0 {
 		pool, err := certPool(c.AccountCA)
 		if err != nil {
@@ -196,7 +188,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("aci agent: generating the key: %w", err)
 	}
 	var cert *x509.Certificate
-	err = retry(ctx, a.c.Retry, a.log, "attesting", func(ctx context.Context) error {
+	err = workload.Retry(ctx, a.c.Retry, a.log, "attesting", func(ctx context.Context) error {
 		c, err := a.attest(ctx, key, true)
 		cert = c
 		return err
@@ -211,7 +203,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("aci agent: %w", err)
 	}
-	if err := writeFileAtomic(a.Path(ReadyFile), append(ready, '\n'), 0o644, nil); err != nil {
+	if err := workload.WriteFile(a.Path(ReadyFile), append(ready, '\n'), 0o644, nil); err != nil {
 		return fmt.Errorf("aci agent: the ready file: %w", err)
 	}
 	a.log.Info("ready", logKeyPath, a.Path(ReadyFile))
@@ -284,11 +276,11 @@ func (a *Agent) attest(ctx context.Context, key *ecdsa.PrivateKey, writeKey bool
 		if err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(a.Path(KeyFile), keyPEM, 0o600, a.c.KeyOwner); err != nil {
+		if err := workload.WriteFile(a.Path(KeyFile), keyPEM, 0o600, a.c.KeyOwner); err != nil {
 			return nil, fmt.Errorf("the key: %w", err)
 		}
 	}
-	if err := writeFileAtomic(a.Path(CertFile), id.CertificatePEM(), 0o644, nil); err != nil {
+	if err := workload.WriteFile(a.Path(CertFile), id.CertificatePEM(), 0o644, nil); err != nil {
 		return nil, fmt.Errorf("the certificate: %w", err)
 	}
 	a.log.Info("certificate written", logKeyCertID, id.Response.CertificateID,
@@ -297,36 +289,11 @@ func (a *Agent) attest(ctx context.Context, key *ecdsa.PrivateKey, writeKey bool
 }
 
 // renewLoop renews the certificate, with the same key, at 2/3 of each
-// certificate's life until ctx ends. Failures are retried with backoff,
-// indefinitely: the app keeps the certificate it has meanwhile.
+// certificate's life until ctx ends (see workload.Renew).
 func (a *Agent) renewLoop(ctx context.Context, key *ecdsa.PrivateKey, cert *x509.Certificate) {
-	for {
-		at := cert.NotBefore.Add(cert.NotAfter.Sub(cert.NotBefore) * 2 / 3)
-		wait := max(at.Sub(a.now()), a.minRenew)
-		a.log.Info("certificate renewal scheduled", logKeyRenewAt, a.now().Add(wait).UTC())
-		if !sleep(ctx, wait) {
-			return
-		}
-		delay := a.c.Retry.Initial
-		for {
-			next, err := a.attest(ctx, key, false)
-			if err == nil {
-				cert = next
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			level := slog.LevelWarn
-			if a.now().After(cert.NotAfter) {
-				level = slog.LevelError
-			}
-			a.log.Log(ctx, level, "renewing the certificate failed; retrying", logKeyServer, a.c.ServerURL,
-				logKeyError, err, logKeyDelay, delay, logKeyExpires, cert.NotAfter.UTC())
-			if !sleep(ctx, delay) {
-				return
-			}
-			delay = min(2*delay, a.c.Retry.Max)
-		}
-	}
+	workload.Renew(ctx, workload.RenewConfig{
+		Retry: a.c.Retry, MinDelay: a.minRenew, Now: a.now, Log: a.log.With(logKeyServer, a.c.ServerURL),
+	}, cert, func(ctx context.Context) (*x509.Certificate, error) {
+		return a.attest(ctx, key, false)
+	})
 }

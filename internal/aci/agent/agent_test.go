@@ -19,7 +19,7 @@ import (
 	"github.com/openccm/openccm/internal/aci"
 	"github.com/openccm/openccm/internal/aci/agent"
 	"github.com/openccm/openccm/internal/aci/agent/agenttest"
-	enclaverun "github.com/openccm/openccm/internal/enclaveos/runtime"
+	"github.com/openccm/openccm/internal/workload"
 )
 
 // fakeBinary is the content of the "ccm binary" the tests copy.
@@ -66,7 +66,7 @@ func newFixture(t *testing.T) *fixture {
 		Attester:   &agent.Guest{Device: f.device, SecurityContextDir: sc},
 		Dir:        f.dir,
 		Executable: exe,
-		Retry:      enclaverun.Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Attempts: 4},
+		Retry:      workload.Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Attempts: 4},
 	}
 	return f
 }
@@ -368,7 +368,7 @@ func TestRunRenewsTheCertificateWithTheSameKey(t *testing.T) {
 func TestRunIsStoppedWhileAttesting(t *testing.T) {
 	f := newFixture(t)
 	f.srv.SetUnavailable(1000)
-	f.cfg.Retry = enclaverun.Backoff{Initial: time.Hour, Attempts: 5}
+	f.cfg.Retry = workload.Backoff{Initial: time.Hour, Attempts: 5}
 	stop, wait := f.start(t, 0)
 	waitFor(t, "an attempt", func() bool { return f.srv.Attempts() > 0 })
 	stop()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/openccm/openccm/internal/aci/agent"
+	"github.com/openccm/openccm/internal/workload"
 )
 
 func TestRunGivesTheKeyToTheAppsUser(t *testing.T) {
@@ -15,7 +16,7 @@ func TestRunGivesTheKeyToTheAppsUser(t *testing.T) {
 		t.Skip("changing a file's owner needs root")
 	}
 	f := newFixture(t)
-	f.cfg.KeyOwner = &agent.Owner{UID: 1234, GID: 5678}
+	f.cfg.KeyOwner = &workload.Owner{UID: 1234, GID: 5678}
 	_, _ = f.start(t, 0)
 	waitFor(t, "the ready file", func() bool { return exists(f.path(agent.ReadyFile)) })
 	st, err := os.Stat(f.path(agent.KeyFile))

@@ -2,10 +2,14 @@
 
 package agent
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/openccm/openccm/internal/workload"
+)
 
 // Exec fails: replacing the process needs a Unix system, which the
 // containers of a container group are.
 func Exec(argv, env []string) (int, error) {
-	return ExitCannotRun, errors.New("replacing the process needs a Unix system")
+	return workload.ExitCannotRun, errors.New("replacing the process needs a Unix system")
 }

@@ -19,12 +19,6 @@ const (
 	DefaultWaitReport = 30 * time.Second
 )
 
-// Exit codes of a command that did not run, as shells report them.
-const (
-	ExitCannotRun = 126
-	ExitNotFound  = 127
-)
-
 // ErrWaitTimedOut is the error of a WaitForFile that reached its timeout.
 var ErrWaitTimedOut = errors.New("timed out")
 

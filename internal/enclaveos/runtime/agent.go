@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openccm/openccm/internal/workload"
 	"github.com/openccm/openccm/pkg/apiv1"
 	"github.com/openccm/openccm/pkg/client"
 )
@@ -32,9 +33,6 @@ const (
 	DefaultRelayURL = "http://parent.vsock"
 	// maxConfigBody bounds the EnclaveConfig the relay serves.
 	maxConfigBody = 64 << 10
-	// minRenewDelay keeps a server that issues certificates that are
-	// already at 2/3 of their life from being asked again at once.
-	minRenewDelay = time.Second
 	// platformNitro is the platform of the evidence the agent sends.
 	platformNitro = "nitro"
 )
@@ -54,7 +52,7 @@ type AgentConfig struct {
 	// certificate that the server did not issue.
 	Roots *x509.CertPool
 	// Retry paces the retries of transient failures.
-	Retry Backoff
+	Retry workload.Backoff
 	// Stdin, Stdout and Stderr are the command's; nil means the null
 	// device.
 	Stdin          io.Reader
@@ -97,7 +95,7 @@ func NewAgent(c AgentConfig) (*Agent, error) {
 	if c.Attester == nil {
 		c.Attester = NSM{}
 	}
-	c.Retry = c.Retry.withDefaults()
+	c.Retry = c.Retry.WithDefaults()
 	log := c.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -124,7 +122,7 @@ func (a *Agent) Run(ctx context.Context, argv []string) (int, error) {
 		return 1, errors.New("enclave agent: no command to run")
 	}
 	var cfg EnclaveConfig
-	err := retry(ctx, a.c.Retry, a.log, "fetching the enclave configuration", func(ctx context.Context) error {
+	err := workload.Retry(ctx, a.c.Retry, a.log, "fetching the enclave configuration", func(ctx context.Context) error {
 		var err error
 		cfg, err = a.fetchConfig(ctx)
 		return err
@@ -167,7 +165,7 @@ func (a *Agent) fetchConfig(ctx context.Context) (EnclaveConfig, error) {
 		if json.Unmarshal(body, &eb) == nil && eb.Error.Message != "" {
 			msg += ": " + eb.Error.Message
 		}
-		return cfg, &statusError{status: resp.StatusCode, msg: "GET " + ConfigPath + ": " + msg}
+		return cfg, &workload.StatusError{Status: resp.StatusCode, Message: "GET " + ConfigPath + ": " + msg}
 	}
 	if len(body) > maxConfigBody {
 		return cfg, fmt.Errorf("%s is larger than %d bytes", ConfigPath, maxConfigBody)
@@ -214,7 +212,7 @@ func (a *Agent) firstCertificate(ctx context.Context, cfg EnclaveConfig) (*certS
 		return nil, fmt.Errorf("generating the key: %w", err)
 	}
 	st.key = key
-	err = retry(ctx, a.c.Retry, a.log, "attesting the enclave", func(ctx context.Context) error {
+	err = workload.Retry(ctx, a.c.Retry, a.log, "attesting the enclave", func(ctx context.Context) error {
 		return a.attest(ctx, st)
 	})
 	if err != nil {
@@ -258,10 +256,10 @@ func (a *Agent) attest(ctx context.Context, st *certState) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(st.keyPath, keyPEM, 0o600); err != nil {
+	if err := workload.WriteFile(st.keyPath, keyPEM, 0o600, nil); err != nil {
 		return fmt.Errorf("the key: %w", err)
 	}
-	if err := writeFileAtomic(st.certPath, id.CertificatePEM(), 0o644); err != nil {
+	if err := workload.WriteFile(st.certPath, id.CertificatePEM(), 0o644, nil); err != nil {
 		return fmt.Errorf("the certificate: %w", err)
 	}
 	st.cert = id.Certificate
@@ -270,39 +268,17 @@ func (a *Agent) attest(ctx context.Context, st *certState) error {
 	return nil
 }
 
-// renewLoop renews st's certificate at 2/3 of each certificate's life until
-// ctx ends. Failures are retried with backoff, indefinitely: the command
-// keeps the certificate it has meanwhile.
+// renewLoop renews st's certificate, with its key, at 2/3 of each
+// certificate's life until ctx ends (see workload.Renew): the command keeps
+// the certificate it has while a renewal fails.
 func (a *Agent) renewLoop(ctx context.Context, st *certState) {
-	for {
-		c := st.cert
-		at := c.NotBefore.Add(c.NotAfter.Sub(c.NotBefore) * 2 / 3)
-		wait := max(at.Sub(a.now()), minRenewDelay)
-		a.log.Info("certificate renewal scheduled", logKeyRenewAt, a.now().Add(wait).UTC())
-		if !sleep(ctx, wait) {
-			return
-		}
-		delay := a.c.Retry.Initial
-		for {
-			err := a.attest(ctx, st)
-			if err == nil {
-				break
+	workload.Renew(ctx, workload.RenewConfig{Retry: a.c.Retry, Now: a.now, Log: a.log}, st.cert,
+		func(ctx context.Context) (*x509.Certificate, error) {
+			if err := a.attest(ctx, st); err != nil {
+				return nil, err
 			}
-			if ctx.Err() != nil {
-				return
-			}
-			level := slog.LevelWarn
-			if a.now().After(c.NotAfter) {
-				level = slog.LevelError
-			}
-			a.log.Log(ctx, level, "renewing the certificate failed; retrying",
-				logKeyError, err, logKeyDelay, delay, logKeyExpires, c.NotAfter.UTC())
-			if !sleep(ctx, delay) {
-				return
-			}
-			delay = a.c.Retry.next(delay)
-		}
-	}
+			return st.cert, nil
+		})
 }
 
 // runCommand runs argv to its end, forwarding signals and renewing st's

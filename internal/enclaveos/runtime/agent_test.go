@@ -4,30 +4,25 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/openccm/openccm/internal/platform"
 	"github.com/openccm/openccm/internal/platform/nitro"
 	"github.com/openccm/openccm/internal/platform/platformtest"
+	"github.com/openccm/openccm/internal/workload"
+	"github.com/openccm/openccm/internal/workload/workloadtest"
 	"github.com/openccm/openccm/pkg/apiv1"
 	"github.com/openccm/openccm/pkg/client"
 )
@@ -42,160 +37,27 @@ func (f fakeNSM) AttestationDocument(_ context.Context, userData []byte) ([]byte
 	return f.ca.Document(platformtest.NitroDoc{UserData: userData})
 }
 
-// fakeCCM is the attestation side of an OpenCCM server: it hands out
-// nonces, verifies Nitro documents with the real verifier against the fake
-// Nitro root (the binding of the nonce and the CSR's key included), and
-// issues certificates from its own CA.
-type fakeCCM struct {
-	srv      *httptest.Server
-	verifier *nitro.Verifier
-	ca       *x509.Certificate
-	caKey    *ecdsa.PrivateKey
-
-	mu        sync.Mutex
-	nonces    map[string]bool
-	validity  time.Duration
-	unavail   int    // answer this many attestations 503 first
-	reject    string // when set, refuse every attestation with this reason
-	attempts  int    // POST /v1/attest received
-	issued    []*x509.Certificate
-	lastAppID string
-}
-
-func newFakeCCM(t *testing.T, nitroRoot *x509.Certificate) *fakeCCM {
-	t.Helper()
-	v, err := nitro.NewVerifier(nitro.Config{Roots: []*x509.Certificate{nitroRoot}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeCCM{verifier: v, nonces: map[string]bool{}, validity: time.Hour}
-	f.ca, f.caKey = newCA(t, "acme account CA")
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/attest/challenge", f.challenge)
-	mux.HandleFunc("POST /v1/attest", f.attest)
-	f.srv = httptest.NewTLSServer(mux)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func newCA(t *testing.T, cn string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, key
-}
-
-func (f *fakeCCM) caPEM() string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}))
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (f *fakeCCM) challenge(w http.ResponseWriter, r *http.Request) {
-	var req apiv1.ChallengeRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.AccountID != "acc-1" {
-		writeJSON(w, 404, apiv1.ErrorBody{Error: apiv1.ErrorDetail{Code: apiv1.CodeNotFound, Message: "account not found"}})
-		return
-	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	nonce := base64.StdEncoding.EncodeToString(b)
-	f.mu.Lock()
-	f.nonces[nonce] = true
-	f.mu.Unlock()
-	writeJSON(w, 200, apiv1.Challenge{Nonce: nonce, ExpiresAt: time.Now().Add(5 * time.Minute)})
-}
-
-func (f *fakeCCM) attest(w http.ResponseWriter, r *http.Request) {
-	reject := func(reason, msg string) {
-		writeJSON(w, 422, apiv1.ErrorBody{Error: apiv1.ErrorDetail{Code: apiv1.CodeAttestationFailed, Reason: reason, Message: msg}})
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.attempts++
-	if f.unavail > 0 {
-		f.unavail--
-		writeJSON(w, 503, apiv1.ErrorBody{Error: apiv1.ErrorDetail{Code: apiv1.CodeUnavailable, Message: "try later"}})
-		return
-	}
-	var req apiv1.AttestRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeJSON(w, 400, apiv1.ErrorBody{Error: apiv1.ErrorDetail{Code: apiv1.CodeInvalidJSON, Message: err.Error()}})
-		return
-	}
-	f.lastAppID = req.AppID
-	if !f.nonces[req.Nonce] || req.Platform != "nitro" {
-		reject("nonce_invalid", "unknown nonce")
-		return
-	}
-	delete(f.nonces, req.Nonce)
-	if f.reject != "" {
-		reject(f.reject, "refused by the test")
-		return
-	}
-	block, _ := pem.Decode([]byte(req.CSR))
-	if block == nil {
-		reject("evidence_malformed", "no CSR")
-		return
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil || csr.CheckSignature() != nil {
-		reject("evidence_malformed", "bad CSR")
-		return
-	}
-	nonce, _ := base64.StdEncoding.DecodeString(req.Nonce)
-	binding := client.Binding(nonce, csr.RawSubjectPublicKeyInfo)
-	if _, err := f.verifier.Verify(r.Context(), req.Evidence, platform.Options{Binding: &binding}); err != nil {
-		reject(platform.ReasonOf(err), err.Error())
-		return
-	}
-	now := time.Now()
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "app.example.com"}, DNSNames: []string{"app.example.com"},
-		NotBefore: now, NotAfter: now.Add(f.validity),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}, f.ca, csr.PublicKey, f.caKey)
+// newServer starts a fake OpenCCM server that verifies Nitro documents with
+// the real verifier against the fake Nitro root.
+func newServer(t *testing.T, nitroRoot *x509.Certificate) *workloadtest.Server {
+	t.Helper()
+	v, err := nitro.NewVerifier(nitro.Config{Roots: []*x509.Certificate{nitroRoot}})
 	if err != nil {
-		writeJSON(w, 500, apiv1.ErrorBody{Error: apiv1.ErrorDetail{Code: apiv1.CodeInternal}})
-		return
+		t.Fatal(err)
 	}
-	leaf, _ := x509.ParseCertificate(der)
-	f.issued = append(f.issued, leaf)
-	writeJSON(w, 200, apiv1.AttestResponse{
-		Certificate:   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		Chain:         []string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.Raw}))},
-		CertificateID: fmt.Sprintf("cert-%d", len(f.issued)), AppID: "app-1", ImageID: "img-1", ExpiresAt: leaf.NotAfter,
-	})
-}
-
-func (f *fakeCCM) stats() (attempts int, issued []*x509.Certificate) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.attempts, slices.Clone(f.issued)
+	return workloadtest.NewServer(t, workloadtest.Config{Verifier: v})
 }
 
 // agentFixture is an Agent talking to a Relay (over TCP) in front of a
-// fakeCCM, with a fake NSM.
+// fake OpenCCM server, with a fake NSM.
 type agentFixture struct {
-	ccm      *fakeCCM
+	ccm      *workloadtest.Server
 	agent    *Agent
 	keyPath  string
 	certPath string
@@ -209,7 +71,7 @@ func newAgentFixture(t *testing.T, cfg EnclaveConfig, edit func(*AgentConfig)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ccm := newFakeCCM(t, nitroCA.Root())
+	ccm := newServer(t, nitroCA.Root())
 	dir := t.TempDir()
 	f := &agentFixture{ccm: ccm, dir: dir, signals: make(chan os.Signal, 1),
 		keyPath: filepath.Join(dir, "tls", "private", "key.pem"), certPath: filepath.Join(dir, "tls", "cert.pem")}
@@ -219,7 +81,7 @@ func newAgentFixture(t *testing.T, cfg EnclaveConfig, edit func(*AgentConfig)) *
 	if cfg.CertPath == "" {
 		cfg.CertPath = f.certPath
 	}
-	relay, err := NewRelay(RelayConfig{ServerURL: ccm.srv.URL, ServerCA: ccm.caPEM(), Enclave: cfg})
+	relay, err := NewRelay(RelayConfig{ServerURL: ccm.URL(), ServerCA: ccm.TLSCertificatePEM(), Enclave: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +89,7 @@ func newAgentFixture(t *testing.T, cfg EnclaveConfig, edit func(*AgentConfig)) *
 	t.Cleanup(relaySrv.Close)
 	ac := AgentConfig{
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}, RelayURL: relaySrv.URL,
-		Attester: fakeNSM{ca: nitroCA}, Retry: Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, Attempts: 5},
+		Attester: fakeNSM{ca: nitroCA}, Retry: workload.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, Attempts: 5},
 		Signals: f.signals,
 	}
 	if edit != nil {
@@ -314,17 +176,17 @@ func TestAgentWritesTheIdentityThenRunsTheCommand(t *testing.T) {
 	if !ek.PublicKey.Equal(leaf.PublicKey) {
 		t.Error("the certificate is not for the key")
 	}
-	if string(certBlocks[1].Bytes) != string(f.ccm.ca.Raw) {
+	if string(certBlocks[1].Bytes) != string(f.ccm.AccountCA().Raw) {
 		t.Error("the second certificate is not the account CA")
 	}
-	if f.ccm.lastAppID != "app-1" {
-		t.Errorf("the attestation named app %q, want app-1", f.ccm.lastAppID)
+	if ids := f.ccm.AppIDs(); len(ids) == 0 || ids[len(ids)-1] != "app-1" {
+		t.Errorf("the attestations named apps %q, want app-1", ids)
 	}
 }
 
 func TestAgentStopsOnARefusal(t *testing.T) {
 	f := newAgentFixture(t, enabled, nil)
-	f.ccm.reject = "no_matching_image"
+	f.ccm.SetReject("no_matching_image")
 	marker := filepath.Join(f.dir, "ran")
 	code, err := f.run(t, "touch", marker)
 	var ce *client.Error
@@ -337,7 +199,7 @@ func TestAgentStopsOnARefusal(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
-	if attempts, _ := f.ccm.stats(); attempts != 1 {
+	if attempts := f.ccm.Attempts(); attempts != 1 {
 		t.Errorf("%d attestations, want 1: a refusal is not retried", attempts)
 	}
 	if _, err := os.Stat(marker); err == nil {
@@ -350,31 +212,31 @@ func TestAgentStopsOnARefusal(t *testing.T) {
 
 func TestAgentRetriesTransientFailures(t *testing.T) {
 	f := newAgentFixture(t, enabled, nil)
-	f.ccm.unavail = 2
+	f.ccm.SetUnavailable(2)
 	code, err := f.run(t, "true")
 	if err != nil || code != 0 {
 		t.Fatalf("Run: %d, %v", code, err)
 	}
-	if attempts, issued := f.ccm.stats(); attempts != 3 || len(issued) != 1 {
+	if attempts, issued := f.ccm.Attempts(), f.ccm.Issued(); attempts != 3 || len(issued) != 1 {
 		t.Errorf("%d attempts and %d certificates, want 3 and 1", attempts, len(issued))
 	}
 }
 
 func TestAgentGivesUpAfterItsAttempts(t *testing.T) {
 	f := newAgentFixture(t, enabled, nil)
-	f.ccm.unavail = 100
+	f.ccm.SetUnavailable(100)
 	_, err := f.run(t, "true")
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Status != 503 {
 		t.Fatalf("Run: %v, want the last 503", err)
 	}
-	if attempts, _ := f.ccm.stats(); attempts != 5 {
+	if attempts := f.ccm.Attempts(); attempts != 5 {
 		t.Errorf("%d attempts, want 5", attempts)
 	}
 }
 
 func TestAgentRefusesACertificateOutsideItsTrustedCA(t *testing.T) {
-	other, _ := newCA(t, "someone else's CA")
+	other, _ := workloadtest.NewCA(t, "someone else's CA")
 	pool := x509.NewCertPool()
 	pool.AddCert(other)
 	f := newAgentFixture(t, enabled, func(c *AgentConfig) { c.Roots = pool })
@@ -386,7 +248,7 @@ func TestAgentRefusesACertificateOutsideItsTrustedCA(t *testing.T) {
 		t.Error("the certificate was written")
 	}
 
-	pool.AddCert(f.ccm.ca)
+	pool.AddCert(f.ccm.AccountCA())
 	if code, err := f.run(t, "true"); err != nil || code != 0 {
 		t.Fatalf("with the right CA: %d, %v", code, err)
 	}
@@ -398,7 +260,7 @@ func TestAgentWithoutCertificate(t *testing.T) {
 	if err != nil || code != 3 {
 		t.Fatalf("Run: %d, %v, want 3", code, err)
 	}
-	if attempts, _ := f.ccm.stats(); attempts != 0 {
+	if attempts := f.ccm.Attempts(); attempts != 0 {
 		t.Errorf("%d attestations, want none", attempts)
 	}
 	if _, err := os.Stat(f.keyPath); err == nil {
@@ -416,7 +278,7 @@ func TestAgentReportsACommandThatCannotStart(t *testing.T) {
 
 func TestAgentRenewsTheCertificateAndForwardsSignals(t *testing.T) {
 	f := newAgentFixture(t, enabled, nil)
-	f.ccm.validity = 1500 * time.Millisecond
+	f.ccm.SetValidity(0, 1500*time.Millisecond)
 	done := make(chan struct{})
 	var code int
 	var err error
@@ -425,14 +287,14 @@ func TestAgentRenewsTheCertificateAndForwardsSignals(t *testing.T) {
 		code, err = f.run(t, "sleep", "30")
 	}()
 	waitFor(t, "a renewed certificate", func() bool {
-		_, issued := f.ccm.stats()
+		issued := f.ccm.Issued()
 		if len(issued) < 2 {
 			return false
 		}
 		blocks := readPEM(t, f.certPath)
 		return len(blocks) > 0 && string(blocks[0].Bytes) == string(issued[len(issued)-1].Raw)
 	})
-	_, issued := f.ccm.stats()
+	issued := f.ccm.Issued()
 	if !issued[0].PublicKey.(*ecdsa.PublicKey).Equal(issued[1].PublicKey) {
 		t.Error("the renewal changed the key: the key file and the certificate file could disagree while they are rewritten")
 	}
@@ -496,7 +358,7 @@ func TestAgentRetriesTheConfigurationFetch(t *testing.T) {
 		writeJSON(w, 200, EnclaveConfig{AccountID: "acc-1"})
 	}))
 	defer srv.Close()
-	a, err := NewAgent(AgentConfig{HTTPClient: srv.Client(), RelayURL: srv.URL, Retry: Backoff{Initial: time.Millisecond, Attempts: 5}})
+	a, err := NewAgent(AgentConfig{HTTPClient: srv.Client(), RelayURL: srv.URL, Retry: workload.Backoff{Initial: time.Millisecond, Attempts: 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,28 +369,3 @@ func TestAgentRetriesTheConfigurationFetch(t *testing.T) {
 		t.Errorf("%d fetches, want 3", calls)
 	}
 }
-
-func TestTransient(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"a 503 is transient", &client.Error{Status: 503}, true},
-		{"a 429 is transient", fmt.Errorf("attest: %w", &client.Error{Status: 429}), true},
-		{"a 422 is permanent", fmt.Errorf("attest: %w", &client.Error{Status: 422, Reason: "binding_mismatch"}), false},
-		{"a 404 is permanent", &client.Error{Status: 404}, false},
-		{"a relay 502 is transient", &statusError{status: 502}, true},
-		{"a transport failure is transient", fmt.Errorf("challenge: %w", &urlError), true},
-		{"a hardware failure is permanent", errors.New("evidence: nsm: ioctl failed"), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := transient(tc.err); got != tc.want {
-				t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
-			}
-		})
-	}
-}
-
-var urlError = url.Error{Op: "Post", URL: "http://parent.vsock/v1/attest", Err: syscall.ECONNREFUSED}

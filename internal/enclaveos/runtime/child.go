@@ -6,12 +6,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
-)
 
-// Exit codes of a command that did not run, as shells report them.
-const (
-	exitCannotRun = 126
-	exitNotFound  = 127
+	"github.com/openccm/openccm/internal/workload"
 )
 
 // childWaitDelay bounds how long Wait copies a finished command's output
@@ -21,9 +17,9 @@ const childWaitDelay = 5 * time.Second
 // startExitCode returns the exit code of a command that could not start.
 func startExitCode(err error) int {
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-		return exitNotFound
+		return workload.ExitNotFound
 	}
-	return exitCannotRun
+	return workload.ExitCannotRun
 }
 
 // exitCode returns the exit code of a finished command, from the error of

@@ -38,13 +38,10 @@ const (
 	logKeyPeer      = "peer"
 	logKeyError     = "error"
 	logKeyAttempt   = "attempt"
-	logKeyDelay     = "delay"
 	logKeyCertID    = "certificate_id"
 	logKeyExpires   = "expires_at"
-	logKeyRenewAt   = "renew_at"
 	logKeyExitCode  = "exit_code"
 	logKeySignal    = "signal"
 	logKeyServer    = "server_url"
 	logKeyAddr      = "addr"
-	logKeyOp        = "operation"
 )

@@ -1,8 +1,9 @@
 // Package agenttest has the fakes that tests of the ACI agent use in place
 // of a confidential container group and of an OpenCCM server: an SEV-SNP
 // device whose reports a fake AMD key hierarchy signs, the security
-// context file of its host's certificates, and a server that verifies the
-// evidence with the real SEV-SNP verifier and issues certificates.
+// context file of its host's certificates, and a server (a
+// workloadtest.Server) that verifies the evidence with the real SEV-SNP
+// verifier and issues certificates.
 package agenttest
 
 import (
