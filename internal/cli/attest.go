@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/openccm/openccm/internal/workload"
 	"github.com/openccm/openccm/pkg/apiv1"
 	"github.com/openccm/openccm/pkg/client"
 )
@@ -83,10 +83,10 @@ For tests with fake hardware roots (see ccm dev roots):
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(keyOut, keyPEM, 0o600); err != nil {
+			if err := workload.WriteFile(keyOut, keyPEM, 0o600, nil); err != nil {
 				return fmt.Errorf("writing the key: %w", err)
 			}
-			if err := writeFileAtomic(certOut, id.CertificatePEM(), 0o644); err != nil {
+			if err := workload.WriteFile(certOut, id.CertificatePEM(), 0o644, nil); err != nil {
 				return fmt.Errorf("writing the certificate: %w", err)
 			}
 			res := attestResult{AttestResponse: *id.Response, CommonName: id.Certificate.Subject.CommonName,
@@ -185,26 +185,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
-}
-
-// writeFileAtomic replaces path with data, created with mode from the
-// start (a key is never readable by others, even briefly).
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after a successful rename, there is nothing to remove
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

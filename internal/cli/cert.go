@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openccm/openccm/internal/workload"
 	"github.com/openccm/openccm/pkg/apiv1"
 	"github.com/openccm/openccm/pkg/client"
 )
@@ -132,7 +133,7 @@ The CRL is public: without a login, give --account by ID.`,
 				_, err := w.Write(der)
 				return err
 			case file != "":
-				if err := writeFileAtomic(file, der, 0o644); err != nil {
+				if err := workload.WriteFile(file, der, 0o644, nil); err != nil {
 					return err
 				}
 				if flags.output == outputJSON {

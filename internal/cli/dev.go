@@ -17,6 +17,7 @@ import (
 
 	"github.com/openccm/openccm/internal/attest"
 	"github.com/openccm/openccm/internal/platform/platformtest"
+	"github.com/openccm/openccm/internal/workload"
 )
 
 // trustRootsFile is the trust-roots YAML that ccm dev roots writes.
@@ -107,7 +108,7 @@ roots stops verifying once they are replaced.`,
 				"# ccm server --trust-roots " + filepath.Join(dir, trustRootsFile) + "\n" +
 				"nitro: [" + platformtest.NitroRootFile + "]\n" +
 				"amd: [" + platformtest.SNPRootsFile + "]\n"
-			if err := writeFileAtomic(filepath.Join(dir, trustRootsFile), []byte(yaml), 0o644); err != nil {
+			if err := workload.WriteFile(filepath.Join(dir, trustRootsFile), []byte(yaml), 0o644, nil); err != nil {
 				return err
 			}
 
