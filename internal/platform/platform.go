@@ -66,6 +66,20 @@ type Claims struct {
 	ReportData  string            `json:"report_data,omitempty"`
 	UserData    string            `json:"user_data,omitempty"`
 	Extra       map[string]string `json:"extra,omitempty"`
+	// SGX (DCAP quotes): the enclave's identity from the report body, the
+	// platform's CPUSVN and FMSPC (from the PCK certificate), and the TCB
+	// status the collateral gives ("unknown" without collateral).
+	MREnclave  string `json:"mrenclave,omitempty"`
+	MRSigner   string `json:"mrsigner,omitempty"`
+	ISVProdID  *int   `json:"isvprodid,omitempty"`
+	ISVSVN     *int   `json:"isvsvn,omitempty"`
+	CPUSVN     string `json:"cpusvn,omitempty"`
+	Attributes string `json:"attributes,omitempty"`
+	FMSPC      string `json:"fmspc,omitempty"`
+	TCBStatus  string `json:"tcb_status,omitempty"`
+	// Azure CVM: the PCRs are in PCRs (SHA-256 hex, by index); the SEV-SNP
+	// facts of the HCL report (Measurement, VMPL, ChipID, TCB, Policy)
+	// are in the SEV-SNP fields above.
 }
 
 // Verifier verifies one platform's evidence. Evidence is the request's
