@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,7 +171,7 @@ func (s *Service) attest(ctx context.Context, acct *store.Account, req Request) 
 		return nil, nil, errs.Invalidf("platform", "is required")
 	}
 	if v == nil {
-		return nil, nil, errs.Invalidf("platform", "%q is not a platform this server attests (nitro, sev_snp, aci)", req.Platform)
+		return nil, nil, errs.Invalidf("platform", "%q is not a platform this server attests (sgx, nitro, sev_snp, aci, azure_cvm)", req.Platform)
 	}
 	if req.AppID != "" && !ids.Valid(req.AppID) {
 		return nil, nil, &errs.Error{Kind: errs.NotFound, Field: "app_id", Msg: "no such app"}
@@ -209,6 +210,10 @@ func (s *Service) attest(ctx context.Context, acct *store.Account, req Request) 
 	}
 	if claims.Debug {
 		return nil, claims, reject(ResultDebugNotAllowed, "%s: the evidence comes from a debug-mode workload, whose memory is not confidential", p)
+	}
+	if p == platform.SGX && !slices.Contains(acct.SGXAcceptedTCBStatuses, claims.TCBStatus) {
+		return nil, claims, reject(platform.ReasonSignatureInvalid, "sgx: the platform's TCB status is %s, which the account does not accept (sgx_accepted_tcb_statuses: %s)%s",
+			claims.TCBStatus, strings.Join(acct.SGXAcceptedTCBStatuses, ", "), tcbHint(claims.TCBStatus))
 	}
 	q, err := queryFor(p, claims)
 	if err != nil {
@@ -265,6 +270,14 @@ func (s *Service) attest(ctx context.Context, acct *store.Account, req Request) 
 	return res, claims, nil
 }
 
+// tcbHint says how to get a TCB status other than unknown.
+func tcbHint(status string) string {
+	if status == "unknown" {
+		return "; send the collateral with the quote to get a TCB status, or add \"unknown\" to the setting"
+	}
+	return ""
+}
+
 func lastStep(d Decision) string {
 	if len(d.Steps) == 0 {
 		return d.Result
@@ -292,6 +305,22 @@ func queryFor(p platform.Platform, c *platform.Claims) (Query, error) {
 		q.Measurements["vmpl"] = float64(*c.VMPL)
 	case platform.ACI:
 		q.Measurements["host_data"] = c.HostData
+	case platform.SGX:
+		if c.MREnclave == "" {
+			return q, reject(platform.ReasonMalformed, "sgx: the quote has no MRENCLAVE")
+		}
+		q.Measurements["mrenclave"] = c.MREnclave
+		if c.MRSigner != "" {
+			q.Measurements["mrsigner"] = c.MRSigner
+		}
+		if c.ISVProdID != nil {
+			q.Measurements["isvprodid"] = float64(*c.ISVProdID)
+		}
+		if c.ISVSVN != nil {
+			q.Measurements["isvsvn"] = float64(*c.ISVSVN)
+		}
+	case platform.AzureCVM:
+		q.PCRs = c.PCRs
 	default:
 		return q, errs.Invalidf("platform", "%q cannot be matched to images yet", p)
 	}

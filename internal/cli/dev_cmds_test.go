@@ -440,7 +440,7 @@ func TestInspectRealNitroSample(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{proper}, "--platform is required"},
-		{[]string{"--platform", "sgx", proper}, `--platform "sgx": evidence inspect verifies nitro, sev_snp and aci evidence`},
+		{[]string{"--platform", "tdx", proper}, `--platform "tdx": evidence inspect verifies sgx, nitro, sev_snp, aci or azure_cvm evidence`},
 		{[]string{"--platform", "nitro", proper, "--at", "yesterday"}, "--at: want an RFC 3339 time"},
 		{[]string{"--platform", "nitro", proper, "--vcek", proper}, "[--vcek] apply to sev_snp and aci reports"},
 		{[]string{"--platform", "nitro", evFile, "--ark", proper}, "[--ark] apply to a raw report"},

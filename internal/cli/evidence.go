@@ -36,6 +36,9 @@ type inspection struct {
 	Claims   *platform.Claims `json:"claims"`
 }
 
+// inspectPlatforms lists what ccm evidence inspect verifies.
+const inspectPlatforms = "sgx, nitro, sev_snp, aci or azure_cvm"
+
 func newEvidenceInspectCmd() *cobra.Command {
 	var platformName, at, trustRoots, vcek, ask, ark, output string
 	cmd := &cobra.Command{
@@ -49,6 +52,8 @@ or the raw evidence:
   nitro:        the attestation document (COSE_Sign1) as /dev/nsm returns it
   sev_snp, aci: the 1184-byte attestation report, with --vcek FILE (and optionally
                 --ask, --ark), DER or PEM
+  sgx:          the DCAP ECDSA quote (v3), checked without collateral (TCB status unknown)
+  azure_cvm:    only the evidence object (quote, signature, pcrs, hcl_report, vcek, …)
 
 Certificates are judged at --at (RFC 3339), by default now: give the evidence's own
 time to check old evidence. The vendors' roots are built in; --trust-roots adds those
@@ -62,7 +67,7 @@ and 1 when it does not.`,
 			}
 			p := platform.Platform(platformName)
 			if p == "" {
-				return errors.New("--platform is required: nitro, sev_snp or aci")
+				return errors.New("--platform is required: " + inspectPlatforms)
 			}
 			now := time.Now()
 			if at != "" {
@@ -85,7 +90,7 @@ and 1 when it does not.`,
 			}
 			v := vs[p]
 			if v == nil {
-				return fmt.Errorf("--platform %q: evidence inspect verifies nitro, sev_snp and aci evidence", platformName)
+				return fmt.Errorf("--platform %q: evidence inspect verifies %s evidence", platformName, inspectPlatforms)
 			}
 			b, err := readFileLimited(cmd, args[0], maxEvidenceFile)
 			if err != nil {
@@ -126,7 +131,7 @@ and 1 when it does not.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&platformName, "platform", "", "nitro, sev_snp or aci (required)")
+	fl.StringVar(&platformName, "platform", "", inspectPlatforms+" (required)")
 	fl.StringVar(&at, "at", "", "judge certificates at this time, RFC 3339 (default: now)")
 	fl.StringVar(&trustRoots, "trust-roots", "", "a trust-roots YAML file whose roots are added to the built-in ones")
 	fl.StringVar(&vcek, "vcek", "", "sev_snp, aci, raw report: the VCEK certificate (DER or PEM)")
@@ -153,9 +158,12 @@ func evidenceObject(p platform.Platform, b []byte, certFiles map[string]string) 
 		return t, nil
 	}
 	switch p {
-	case platform.Nitro:
+	case platform.Nitro, platform.SGX:
 		if len(given) > 0 {
-			return nil, fmt.Errorf("%v apply to sev_snp and aci reports, not to nitro documents", given)
+			return nil, fmt.Errorf("%v apply to sev_snp and aci reports, not to %s evidence", given, p)
+		}
+		if p == platform.SGX {
+			return json.Marshal(map[string][]byte{"quote": b}) // a quote without collateral
 		}
 		return json.Marshal(map[string][]byte{"document": b})
 	case platform.SEVSNP, platform.ACI:
