@@ -19,6 +19,7 @@ import (
 	"github.com/openccm/openccm/internal/errs"
 	"github.com/openccm/openccm/internal/ids"
 	"github.com/openccm/openccm/internal/platform"
+	"github.com/openccm/openccm/internal/platform/gpu"
 	"github.com/openccm/openccm/internal/store"
 )
 
@@ -232,7 +233,7 @@ func (s *Service) attest(ctx context.Context, acct *store.Account, req Request) 
 	if err != nil {
 		return nil, claims, err
 	}
-	if err := gpuCheck(img, req.Evidence); err != nil {
+	if err := s.gpuCheck(ctx, img, req.Evidence, binding, claims); err != nil {
 		return nil, claims, err
 	}
 	if !app.Certificate.Enabled {
@@ -327,24 +328,32 @@ func queryFor(p platform.Platform, c *platform.Claims) (Query, error) {
 	return q, nil
 }
 
-// gpuCheck applies an image's GPU setting: "ignored" and "required" need
-// GPU evidence; "required" also needs it verified, which this server
-// cannot do yet, so it refuses (fail closed) rather than accept unchecked.
-func gpuCheck(img *store.Image, evidence json.RawMessage) error {
-	g := img.Settings.GPU
-	if g == "" || g == "none" {
+// gpuCheck applies an image's GPU setting: "ignored" needs GPU evidence,
+// "required" needs it verified (an NVIDIA attestation token for this
+// binding, signed by a key of the server's --gpu-jwks, with a passing
+// overall result). The verified result goes into the claims.
+func (s *Service) gpuCheck(ctx context.Context, img *store.Image, evidence json.RawMessage, binding [32]byte, claims *platform.Claims) error {
+	switch img.Settings.GPU {
+	case "", "none":
 		return nil
+	case "ignored":
+		return gpu.Present(evidence)
 	}
-	var ev struct {
-		GPU json.RawMessage `json:"gpu"`
+	token, ok, err := gpu.Evidence(evidence)
+	if err != nil {
+		return err
 	}
-	_ = json.Unmarshal(evidence, &ev)
-	if len(ev.GPU) == 0 || strings.TrimSpace(string(ev.GPU)) == "null" {
-		return reject(ResultGPUMissing, "the image %s requires GPU evidence (gpu: %s) and the evidence has none", img.ID, g)
+	if !ok {
+		return reject(ResultGPUMissing, "the image %s requires GPU evidence (gpu: required) and the evidence has none", img.ID)
 	}
-	if g == "required" {
-		return reject(ResultGPUFailed, "GPU evidence verification is not available on this server; the image requires it")
+	if s.gpu == nil {
+		return reject(ResultGPUFailed, "this server verifies no GPU evidence (it was started without --gpu-jwks); the image requires it")
 	}
+	res, err := s.gpu.Verify(ctx, token, binding)
+	if err != nil {
+		return err
+	}
+	claims.GPU = res
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/platform"
 	"github.com/openccm/openccm/internal/platform/azurecvm"
+	"github.com/openccm/openccm/internal/platform/gpu"
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/valid"
 )
@@ -54,6 +55,15 @@ type Config struct {
 	NonceTTL time.Duration
 	// MaxNonces bounds an account's unexpired challenges (default MaxOutstandingNonces).
 	MaxNonces int
+	// GPU verifies NVIDIA attestation tokens for images with gpu:
+	// required; nil refuses them (gpu_attestation_failed).
+	GPU GPUVerifier
+}
+
+// GPUVerifier verifies an NVIDIA GPU attestation token for a binding
+// (gpu.Verifier, gpu.FileVerifier).
+type GPUVerifier interface {
+	Verify(ctx context.Context, token string, binding [32]byte) (*gpu.Result, error)
 }
 
 // Service selects images for evidence, and runs attestations.
@@ -66,6 +76,7 @@ type Service struct {
 	now       func() time.Time
 	nonceTTL  time.Duration
 	maxNonces int
+	gpu       GPUVerifier
 
 	mu sync.Mutex
 	// cvm caches each account's Azure CVM index until its image set changes.
@@ -89,7 +100,7 @@ func New(c Config) (*Service, error) {
 		return nil, errors.New("attest: store is required")
 	}
 	s := &Service{st: c.Store, ca: c.CA, verifiers: c.Verifiers, audit: c.Audit, log: c.Log, now: c.Now,
-		nonceTTL: c.NonceTTL, maxNonces: c.MaxNonces, cvm: map[string]*cvmIndex{}}
+		nonceTTL: c.NonceTTL, maxNonces: c.MaxNonces, gpu: c.GPU, cvm: map[string]*cvmIndex{}}
 	if s.maxNonces <= 0 {
 		s.maxNonces = MaxOutstandingNonces
 	}

@@ -65,6 +65,7 @@ self-signed TLS certificate whose SHA-256 fingerprint it prints at start.`,
 			set("enclave-binary", func() { cfg.EnclaveBinary = flagCfg.EnclaveBinary })
 			set("enclave-base-image", func() { cfg.EnclaveBaseImage = flagCfg.EnclaveBaseImage })
 			set("agent-image", func() { cfg.AgentImage = flagCfg.AgentImage })
+			set("gpu-jwks", func() { cfg.GPUJWKS = flagCfg.GPUJWKS })
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -94,6 +95,7 @@ self-signed TLS certificate whose SHA-256 fingerprint it prints at start.`,
 	f.StringVar(&flagCfg.NitroBlobs, "nitro-blobs", "", "folder with the Nitro kernel blobs bzImage, cmdline, init and nsm.ko (aws-nitro-enclaves-cli's blobs); needed for Enclave OS builds")
 	f.StringVar(&flagCfg.EnclaveBinary, "enclave-binary", "", "static linux/amd64 ccm binary to put into enclaves and output images (default: this executable)")
 	f.StringVar(&flagCfg.EnclaveBaseImage, "enclave-base-image", "", "base image of Enclave OS output images, providing nitro-cli (default: empty)")
+	f.StringVar(&flagCfg.GPUJWKS, "gpu-jwks", "", "JSON Web Key Set of the keys that sign NVIDIA GPU attestation tokens (NRAS); needed for images with gpu: required")
 	f.StringVar(&flagCfg.AgentImage, "agent-image", "", "image of the attestation agent sidecar of ACI container groups; needed for ACI builds")
 	return cmd
 }

@@ -80,6 +80,10 @@ type Server struct {
 	// EnclaveBaseImage is the base of Enclave OS output images (it must
 	// provide nitro-cli); empty means an empty base.
 	EnclaveBaseImage string `yaml:"enclave_base_image"`
+	// GPUJWKS is a JSON Web Key Set file of the keys that sign NVIDIA GPU
+	// attestation tokens (NRAS's); without it images with gpu: required
+	// do not attest.
+	GPUJWKS string `yaml:"gpu_jwks"`
 	// AgentImage is the image of the attestation agent sidecar that ACI
 	// container groups run; without it ACI builds fail.
 	AgentImage string `yaml:"agent_image"`

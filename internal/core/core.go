@@ -34,6 +34,8 @@ type Config struct {
 	PasswordParams password.Params
 	// Verifiers check evidence, by platform.
 	Verifiers map[platform.Platform]platform.Verifier
+	// GPU verifies NVIDIA GPU attestation tokens (nil: none are accepted).
+	GPU attest.GPUVerifier
 	// NonceTTL is how long an attestation challenge lives (default 5 minutes).
 	NonceTTL time.Duration
 }
@@ -79,7 +81,7 @@ func New(c Config) (*Services, error) {
 	if s.Apps, err = app.New(app.Config{Store: c.Store, Approvals: s.Tasks, Images: s.Images, Audit: s.Audit, Log: c.Log, Now: c.Now}); err != nil {
 		return nil, err
 	}
-	if s.Attest, err = attest.New(attest.Config{Store: c.Store, CA: s.CA, Verifiers: c.Verifiers, Audit: s.Audit,
+	if s.Attest, err = attest.New(attest.Config{Store: c.Store, CA: s.CA, Verifiers: c.Verifiers, GPU: c.GPU, Audit: s.Audit,
 		Log: c.Log, Now: c.Now, NonceTTL: c.NonceTTL}); err != nil {
 		return nil, err
 	}

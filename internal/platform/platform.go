@@ -77,6 +77,9 @@ type Claims struct {
 	Attributes string `json:"attributes,omitempty"`
 	FMSPC      string `json:"fmspc,omitempty"`
 	TCBStatus  string `json:"tcb_status,omitempty"`
+	// GPU: the verified NVIDIA attestation result, for images with gpu:
+	// required (set by internal/attest, not by the CPU verifiers).
+	GPU any `json:"gpu,omitempty"`
 	// Azure CVM: the PCRs are in PCRs (SHA-256 hex, by index); the SEV-SNP
 	// facts of the HCL report (Measurement, VMPL, ChipID, TCB, Policy)
 	// are in the SEV-SNP fields above.

@@ -21,10 +21,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openccm/openccm/api"
+	"github.com/openccm/openccm/internal/attest"
 	"github.com/openccm/openccm/internal/buildinfo"
 	"github.com/openccm/openccm/internal/config"
 	"github.com/openccm/openccm/internal/core"
 	"github.com/openccm/openccm/internal/httpapi"
+	"github.com/openccm/openccm/internal/platform/gpu"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store/sqlstore"
 	"github.com/openccm/openccm/internal/verifiers"
@@ -67,7 +69,11 @@ func Run(ctx context.Context, cfg config.Server, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
-	svc, err := core.New(core.Config{Store: db, Box: box, Log: log, Verifiers: vs, NonceTTL: time.Duration(cfg.NonceTTL),
+	gpuVerifier, err := gpuVerifier(cfg, log)
+	if err != nil {
+		return err
+	}
+	svc, err := core.New(core.Config{Store: db, Box: box, Log: log, Verifiers: vs, GPU: gpuVerifier, NonceTTL: time.Duration(cfg.NonceTTL),
 		SessionTTL: time.Duration(cfg.SessionTTL), AllowSignup: cfg.AllowSignup})
 	if err != nil {
 		return err
@@ -171,6 +177,21 @@ func trustRoots(cfg config.Server, log *slog.Logger) (config.TrustRoots, error) 
 		log.Warn("trusting an added AMD root: evidence it signs is accepted", "subject", c.Subject.String(), "sha256", config.Fingerprint(c))
 	}
 	return r, nil
+}
+
+// gpuVerifier loads the --gpu-jwks key set, if any; the file is read
+// again when it changes (NVIDIA rotates its keys every day or two).
+func gpuVerifier(cfg config.Server, log *slog.Logger) (attest.GPUVerifier, error) {
+	if cfg.GPUJWKS == "" {
+		log.Info("no --gpu-jwks: images with gpu: required will not attest")
+		return nil, nil
+	}
+	v, err := gpu.NewFileVerifier(cfg.GPUJWKS, gpu.FileConfig{Config: gpu.Config{Leeway: time.Minute}, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("gpu_jwks: %w", err)
+	}
+	log.Info("GPU attestation tokens are verified with the keys of the --gpu-jwks file", "file", cfg.GPUJWKS)
+	return v, nil
 }
 
 func openMasterKey(cfg config.Server, log *slog.Logger) (*secret.Box, error) {
