@@ -454,3 +454,49 @@ func TestInspectRealNitroSample(t *testing.T) {
 		}
 	}
 }
+
+func TestInspectRealSGXQuotes(t *testing.T) {
+	const dir = "../platform/sgx/testdata/dcap"
+	quote := filepath.Join(dir, "pcs_quote.bin")
+
+	// A raw quote: the PCK chain verifies to Intel's real root; without
+	// collateral the TCB status is unknown.
+	out, errOut, code := runCCM("evidence", "inspect", "--platform", "sgx", quote, "--at", "2020-06-01T00:00:00Z")
+	if code != 0 || errOut != "verified: the evidence's signature chain is valid\n" {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+	for _, want := range []string{`"mrenclave": "2531fd89`, `"mrsigner": "9affcfae`, `"fmspc": "00906ea10000"`, `"tcb_status": "unknown"`, `"debug": true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("claims lack %s:\n%s", want, out)
+		}
+	}
+
+	// With Intel's collateral of the time, as an evidence object.
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	q, _ := os.ReadFile(quote)
+	ev, _ := json.Marshal(map[string]any{"quote": q, "collateral": map[string]string{
+		"tcb_info": read("tcb_info_00906ea10000_2020.json"), "tcb_info_issuer_chain": read("tcb_signing_chain_2020.pem"),
+		"qe_identity": read("qe_identity_2020.json"), "qe_identity_issuer_chain": read("tcb_signing_chain_2020.pem"),
+	}})
+	evFile := writeFile(t, "sgx.json", ev)
+	out, errOut, code = runCCM("evidence", "inspect", "--platform", "sgx", evFile, "--at", "2020-06-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, `"tcb_status": "SWHardeningNeeded"`) {
+		t.Errorf("with collateral: exit %d, %q\n%s", code, errOut, out)
+	}
+
+	// After the PCK certificate's end, and a quote with a flipped signature byte.
+	if _, errOut, code := runCCM("evidence", "inspect", "--platform", "sgx", quote, "--at", "2028-01-01T00:00:00Z"); code != 1 || !strings.Contains(errOut, "signature_invalid") {
+		t.Errorf("expired PCK: exit %d, %q", code, errOut)
+	}
+	bad := append([]byte(nil), q...)
+	bad[48+384+4+10] ^= 1 // inside the quote signature
+	if _, errOut, code := runCCM("evidence", "inspect", "--platform", "sgx", writeFile(t, "bad.bin", bad), "--at", "2020-06-01T00:00:00Z"); code != 1 || !strings.Contains(errOut, "signature_invalid") {
+		t.Errorf("tampered quote: exit %d, %q", code, errOut)
+	}
+}

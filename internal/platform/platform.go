@@ -66,8 +66,8 @@ type Claims struct {
 	ReportData  string            `json:"report_data,omitempty"`
 	UserData    string            `json:"user_data,omitempty"`
 	Extra       map[string]string `json:"extra,omitempty"`
-	// SGX (DCAP quotes): the enclave's identity from the report body, the
-	// platform's CPUSVN and FMSPC (from the PCK certificate), and the TCB
+	// SGX (DCAP quotes): the enclave's identity and CPUSVN from the report
+	// body, the platform's FMSPC (from the PCK certificate), and the TCB
 	// status the collateral gives ("unknown" without collateral).
 	MREnclave  string `json:"mrenclave,omitempty"`
 	MRSigner   string `json:"mrsigner,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/openccm/openccm/internal/platform"
 	"github.com/openccm/openccm/internal/platform/nitro"
 	"github.com/openccm/openccm/internal/platform/sevsnp"
+	"github.com/openccm/openccm/internal/platform/sgx"
 )
 
 // New returns a verifier per supported platform.
@@ -30,5 +31,14 @@ func New(roots config.TrustRoots, now func() time.Time) (map[platform.Platform]p
 		}
 		out[p] = v
 	}
+	var intel [][]byte
+	for _, c := range roots.IntelSGX {
+		intel = append(intel, c.Raw)
+	}
+	sv, err := sgx.NewDCAPVerifier(sgx.DCAPConfig{Roots: intel, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("sgx verifier: %w", err)
+	}
+	out[platform.SGX] = sv
 	return out, nil
 }

@@ -1,7 +1,9 @@
-// Package sgx reads Intel SGX enclave signature structures (SIGSTRUCT): it
-// parses the 1808-byte structure an enclave is signed with, checks its RSA-3072
-// signature, and yields the values an image is approved by (MRENCLAVE,
-// MRSIGNER, ISVPRODID, ISVSVN, attributes).
+// Package sgx handles Intel SGX evidence. It reads enclave signature
+// structures (SIGSTRUCT): it parses the 1808-byte structure an enclave is
+// signed with, checks its RSA-3072 signature, and yields the values an image
+// is approved by (MRENCLAVE, MRSIGNER, ISVPRODID, ISVSVN, attributes). And it
+// verifies DCAP ECDSA quotes (v3) to the Intel SGX root through their PCK
+// chain, with Intel's collateral (TCB info, QE identity) when given.
 package sgx
 
 import (
