@@ -22,6 +22,7 @@ import (
 	"github.com/openccm/openccm/internal/platform/nitro"
 	"github.com/openccm/openccm/internal/platform/platformtest"
 	"github.com/openccm/openccm/internal/platform/sevsnp"
+	"github.com/openccm/openccm/internal/platform/sgx"
 	"github.com/openccm/openccm/internal/secret"
 	"github.com/openccm/openccm/internal/store"
 	"github.com/openccm/openccm/internal/store/sqlstore"
@@ -36,6 +37,7 @@ type rig struct {
 	account string
 	nitro   *platformtest.NitroCA
 	snp     *platformtest.SNPCA
+	sgx     *platformtest.SGXCA
 	csr     string
 	spki    []byte
 	meas    [48]byte
@@ -66,13 +68,18 @@ func newRig(tb testing.TB) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	box, _ := secret.New(bytes.Repeat([]byte{3}, secret.KeySize))
-	cas, _ := ca.New(ca.Config{Store: st, Box: box})
-	s, err := New(Config{Store: st, CA: cas, Verifiers: map[platform.Platform]platform.Verifier{platform.Nitro: nv, platform.SEVSNP: sv}})
+	xca := platformtest.NewSGX(tb)
+	xv, err := sgx.NewDCAPVerifier(sgx.DCAPConfig{Roots: [][]byte{xca.RootsPEM()}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &rig{s: s, st: st, nitro: nca, snp: sca, account: "01a00000-0000-7000-8000-0000000000a1"}
+	box, _ := secret.New(bytes.Repeat([]byte{3}, secret.KeySize))
+	cas, _ := ca.New(ca.Config{Store: st, Box: box})
+	s, err := New(Config{Store: st, CA: cas, Verifiers: map[platform.Platform]platform.Verifier{platform.Nitro: nv, platform.SEVSNP: sv, platform.SGX: xv}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &rig{s: s, st: st, nitro: nca, snp: sca, sgx: xca, account: "01a00000-0000-7000-8000-0000000000a1"}
 	copy(r.meas[:], bytes.Repeat([]byte{0x5a}, 48))
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	acct := &store.Account{ID: r.account, Name: "bench", TrustDomain: "bench", ApprovalPolicy: store.ApprovalPolicy{RequiredApprovals: 1},
@@ -93,6 +100,7 @@ func newRig(tb testing.TB) *rig {
 		}{
 			{store.AppEDP, "nitro", store.Measurements{PCR0: hex.EncodeToString(platformtest.NitroPCR(0)), PCR1: hex.EncodeToString(platformtest.NitroPCR(1)), PCR2: hex.EncodeToString(platformtest.NitroPCR(2))}, ""},
 			{store.AppSEVSNP, "sev_snp", store.Measurements{Measurement: hex.EncodeToString(r.meas[:]), VMPL: &vmpl}, ""},
+			{store.AppEDP, "sgx", store.Measurements{MREnclave: hex.EncodeToString(r.meas[:32]), MRSigner: hex.EncodeToString(r.meas[16:48]), ISVProdID: &vmpl, ISVSVN: &vmpl}, ""},
 		} {
 			app := &store.App{ID: fmt.Sprintf("01a00000-0000-7000-8000-0000000000b%d", i), AccountID: acct.ID, Name: spec.p, Type: spec.typ,
 				Domains: []string{"api.example.com"}, ApprovedDomains: []string{"api.example.com"}, Labels: map[string]string{},
@@ -101,8 +109,11 @@ func newRig(tb testing.TB) *rig {
 				return err
 			}
 			key := "nitro:" + spec.m.PCR0 + ":" + spec.m.PCR1 + ":" + spec.m.PCR2
-			if spec.p == "sev_snp" {
+			switch spec.p {
+			case "sev_snp":
 				key = fmt.Sprintf("sev_snp:%s:0", spec.m.Measurement)
+			case "sgx":
+				key = "sgx:" + spec.m.MREnclave
 			}
 			img := &store.Image{ID: fmt.Sprintf("01a00000-0000-7000-8000-0000000000c%d", i), AccountID: acct.ID, AppID: app.ID, Type: spec.typ,
 				Platform: spec.p, Version: "1", Status: store.ImageReady, ApprovalStatus: store.ApprovalApproved,
@@ -144,6 +155,12 @@ func (r *rig) request(tb testing.TB, p platform.Platform, mutate func(nd *platfo
 		ev, err = r.nitro.Evidence(nd)
 	case platform.SEVSNP:
 		ev, err = r.snp.Report(sr)
+	case platform.SGX:
+		xr := platformtest.SGXReport{MRSigner: [32]byte(r.meas[16:48]), Debug: sr.Debug}
+		copy(xr.MREnclave[:], sr.Measurement[:32])
+		var rb [32]byte
+		copy(rb[:], sr.ReportData[:32])
+		ev = r.sgx.Evidence(r.sgx.Quote(xr, rb), r.sgx.Collateral(platformtest.SGXCollateral{}))
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -154,7 +171,7 @@ func (r *rig) request(tb testing.TB, p platform.Platform, mutate func(nd *platfo
 func TestAttestWithRealVerifiers(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	for _, p := range []platform.Platform{platform.Nitro, platform.SEVSNP} {
+	for _, p := range []platform.Platform{platform.Nitro, platform.SEVSNP, platform.SGX} {
 		t.Run(string(p), func(t *testing.T) {
 			res, err := r.s.Attest(ctx, r.request(t, p, nil))
 			if err != nil {
@@ -216,3 +233,40 @@ func BenchmarkAttestNitro(b *testing.B) { benchmarkAttest(b, platform.Nitro) }
 
 // BenchmarkAttestSEVSNP is the same for SEV-SNP.
 func BenchmarkAttestSEVSNP(b *testing.B) { benchmarkAttest(b, platform.SEVSNP) }
+
+// BenchmarkAttestSGX is the same for an SGX DCAP quote with collateral.
+func BenchmarkAttestSGX(b *testing.B) { benchmarkAttest(b, platform.SGX) }
+
+func TestSGXTCBStatusMustBeAccepted(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	req := r.request(t, platform.SGX, nil)
+	// The same quote without collateral: its TCB status is unknown.
+	var ev struct {
+		Quote []byte `json:"quote"`
+	}
+	if err := json.Unmarshal(req.Evidence, &ev); err != nil {
+		t.Fatal(err)
+	}
+	req.Evidence, _ = json.Marshal(map[string]any{"quote": ev.Quote})
+	_, err := r.s.Attest(ctx, req)
+	if platform.ReasonOf(err) != platform.ReasonSignatureInvalid || !strings.Contains(err.Error(), "TCB status is unknown") || !strings.Contains(err.Error(), "collateral") {
+		t.Fatalf("a quote without collateral: %v", err)
+	}
+
+	// An account that accepts unknown takes it.
+	acct, err := r.st.GetAccount(ctx, r.account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.SGXAcceptedTCBStatuses = []string{"UpToDate", "unknown"}
+	if err := r.st.UpdateAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	req = r.request(t, platform.SGX, nil)
+	json.Unmarshal(req.Evidence, &ev)
+	req.Evidence, _ = json.Marshal(map[string]any{"quote": ev.Quote})
+	if _, err := r.s.Attest(ctx, req); err != nil {
+		t.Fatalf("with unknown accepted: %v", err)
+	}
+}
