@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/openccm/openccm/internal/buildinfo.version=$(VERSION)
 
-.PHONY: all build run test check unit fuzz-short screenshots clean
+.PHONY: all build run test deps check unit fuzz-short screenshots clean
 
 all: build
 
@@ -20,7 +20,11 @@ build:
 run: build
 	$(BIN) server --data-dir ./ccm-data
 
-test: check unit fuzz-short
+test: deps check unit fuzz-short
+
+# C headers the cgo-only tests link against (the TPM simulator's libcrypto).
+deps:
+	@./scripts/ensure-libcrypto.sh
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openccm/openccm/internal/config"
 	"github.com/openccm/openccm/internal/platform"
+	"github.com/openccm/openccm/internal/platform/azurecvm"
 	"github.com/openccm/openccm/internal/platform/nitro"
 	"github.com/openccm/openccm/internal/platform/sevsnp"
 	"github.com/openccm/openccm/internal/platform/sgx"
@@ -40,5 +41,10 @@ func New(roots config.TrustRoots, now func() time.Time) (map[platform.Platform]p
 		return nil, fmt.Errorf("sgx verifier: %w", err)
 	}
 	out[platform.SGX] = sv
+	cvm, err := azurecvm.NewVerifier(azurecvm.Config{AMDRoots: amd, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("azure_cvm verifier: %w", err)
+	}
+	out[platform.AzureCVM] = cvm
 	return out, nil
 }
