@@ -500,3 +500,23 @@ func TestInspectRealSGXQuotes(t *testing.T) {
 		t.Errorf("tampered quote: exit %d, %q", code, errOut)
 	}
 }
+
+func TestInspectRealAzureCVMSample(t *testing.T) {
+	const ev = "../platform/azurecvm/testdata/az-snp-evidence.json"
+	out, errOut, code := runCCM("evidence", "inspect", "--platform", "azure_cvm", ev, "--at", "2024-06-01T00:00:00Z")
+	if code != 0 || errOut != "verified: the evidence's signature chain is valid\n" {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+	for _, want := range []string{`"platform": "azure_cvm"`, `"measurement": "9ac48fca`, `"vmpl": 0`, `"0": "f3a7e99a`, `"7": "32fe42b3`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("claims lack %s:\n%s", want, out)
+		}
+	}
+	// The VCEK has expired long after; the file is evidence a raw flag cannot apply to.
+	if _, errOut, code := runCCM("evidence", "inspect", "--platform", "azure_cvm", ev, "--at", "2040-01-01T00:00:00Z"); code != 1 || !strings.Contains(errOut, "signature_invalid") {
+		t.Errorf("in 2040: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := runCCM("evidence", "inspect", "--platform", "azure_cvm", "../platform/azurecvm/testdata/az-snp-quote.bin"); code != 1 || !strings.Contains(errOut, "give the evidence object") {
+		t.Errorf("a raw quote: exit %d, %q", code, errOut)
+	}
+}
