@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/openccm/openccm/internal/ca"
+	"github.com/openccm/openccm/internal/image"
 	"github.com/openccm/openccm/internal/platform"
+	"github.com/openccm/openccm/internal/platform/azurecvm"
 	"github.com/openccm/openccm/internal/platform/nitro"
 	"github.com/openccm/openccm/internal/platform/platformtest"
 	"github.com/openccm/openccm/internal/platform/sevsnp"
@@ -38,6 +40,8 @@ type rig struct {
 	nitro   *platformtest.NitroCA
 	snp     *platformtest.SNPCA
 	sgx     *platformtest.SGXCA
+	cvm     *platformtest.AzureCVM
+	cvmPCRs map[int]string
 	csr     string
 	spki    []byte
 	meas    [48]byte
@@ -73,13 +77,23 @@ func newRig(tb testing.TB) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	box, _ := secret.New(bytes.Repeat([]byte{3}, secret.KeySize))
-	cas, _ := ca.New(ca.Config{Store: st, Box: box})
-	s, err := New(Config{Store: st, CA: cas, Verifiers: map[platform.Platform]platform.Verifier{platform.Nitro: nv, platform.SEVSNP: sv, platform.SGX: xv}})
+	cvm, err := platformtest.NewAzureCVMWith(sca)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &rig{s: s, st: st, nitro: nca, snp: sca, sgx: xca, account: "01a00000-0000-7000-8000-0000000000a1"}
+	cv, err := azurecvm.NewVerifier(azurecvm.Config{AMDRoots: sca.RootsPEM()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	box, _ := secret.New(bytes.Repeat([]byte{3}, secret.KeySize))
+	cas, _ := ca.New(ca.Config{Store: st, Box: box})
+	s, err := New(Config{Store: st, CA: cas, Verifiers: map[platform.Platform]platform.Verifier{
+		platform.Nitro: nv, platform.SEVSNP: sv, platform.SGX: xv, platform.AzureCVM: cv}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &rig{s: s, st: st, nitro: nca, snp: sca, sgx: xca, cvm: cvm, account: "01a00000-0000-7000-8000-0000000000a1",
+		cvmPCRs: map[int]string{0: strings.Repeat("0a", 32), 7: strings.Repeat("7b", 32)}}
 	copy(r.meas[:], bytes.Repeat([]byte{0x5a}, 48))
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	acct := &store.Account{ID: r.account, Name: "bench", TrustDomain: "bench", ApprovalPolicy: store.ApprovalPolicy{RequiredApprovals: 1},
@@ -101,6 +115,7 @@ func newRig(tb testing.TB) *rig {
 			{store.AppEDP, "nitro", store.Measurements{PCR0: hex.EncodeToString(platformtest.NitroPCR(0)), PCR1: hex.EncodeToString(platformtest.NitroPCR(1)), PCR2: hex.EncodeToString(platformtest.NitroPCR(2))}, ""},
 			{store.AppSEVSNP, "sev_snp", store.Measurements{Measurement: hex.EncodeToString(r.meas[:]), VMPL: &vmpl}, ""},
 			{store.AppEDP, "sgx", store.Measurements{MREnclave: hex.EncodeToString(r.meas[:32]), MRSigner: hex.EncodeToString(r.meas[16:48]), ISVProdID: &vmpl, ISVSVN: &vmpl}, ""},
+			{store.AppAzureCVM, "azure_cvm", store.Measurements{PCRs: r.cvmPCRs}, ""},
 		} {
 			app := &store.App{ID: fmt.Sprintf("01a00000-0000-7000-8000-0000000000b%d", i), AccountID: acct.ID, Name: spec.p, Type: spec.typ,
 				Domains: []string{"api.example.com"}, ApprovedDomains: []string{"api.example.com"}, Labels: map[string]string{},
@@ -114,6 +129,8 @@ func newRig(tb testing.TB) *rig {
 				key = fmt.Sprintf("sev_snp:%s:0", spec.m.Measurement)
 			case "sgx":
 				key = "sgx:" + spec.m.MREnclave
+			case "azure_cvm":
+				key = image.AzureCVMKey(spec.m.PCRs)
 			}
 			img := &store.Image{ID: fmt.Sprintf("01a00000-0000-7000-8000-0000000000c%d", i), AccountID: acct.ID, AppID: app.ID, Type: spec.typ,
 				Platform: spec.p, Version: "1", Status: store.ImageReady, ApprovalStatus: store.ApprovalApproved,
@@ -161,6 +178,14 @@ func (r *rig) request(tb testing.TB, p platform.Platform, mutate func(nd *platfo
 		var rb [32]byte
 		copy(rb[:], sr.ReportData[:32])
 		ev = r.sgx.Evidence(r.sgx.Quote(xr, rb), r.sgx.Collateral(platformtest.SGXCollateral{}))
+	case platform.AzureCVM:
+		var rb [32]byte
+		copy(rb[:], sr.ReportData[:32])
+		pcrs := map[int]string{0: r.cvmPCRs[0], 7: r.cvmPCRs[7]}
+		if sr.Measurement != r.meas {
+			pcrs[7] = strings.Repeat("ee", 32)
+		}
+		ev = r.cvm.Evidence(pcrs, &rb)
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -236,6 +261,27 @@ func BenchmarkAttestSEVSNP(b *testing.B) { benchmarkAttest(b, platform.SEVSNP) }
 
 // BenchmarkAttestSGX is the same for an SGX DCAP quote with collateral.
 func BenchmarkAttestSGX(b *testing.B) { benchmarkAttest(b, platform.SGX) }
+
+// BenchmarkAttestAzureCVM is the same for Azure CVM evidence (vTPM quote,
+// HCL report, SEV-SNP report), selected by PCR priority.
+func BenchmarkAttestAzureCVM(b *testing.B) { benchmarkAttest(b, platform.AzureCVM) }
+
+func TestAttestAzureCVMWithTheRealVerifier(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	res, err := r.s.Attest(ctx, r.request(t, platform.AzureCVM, nil))
+	if err != nil || res.Image.Type != store.AppAzureCVM {
+		t.Fatalf("attest: %+v, %v", res, err)
+	}
+	_, err = r.s.Attest(ctx, r.request(t, platform.AzureCVM, func(_ *platformtest.NitroDoc, sr *platformtest.SNPReport) { sr.ReportData[0] ^= 1 }))
+	if platform.ReasonOf(err) != platform.ReasonBindingMismatch {
+		t.Fatalf("another binding: %v", err)
+	}
+	_, err = r.s.Attest(ctx, r.request(t, platform.AzureCVM, func(_ *platformtest.NitroDoc, sr *platformtest.SNPReport) { sr.Measurement[0] ^= 1 }))
+	if platform.ReasonOf(err) != ResultPCRMismatch {
+		t.Fatalf("PCR7 changed: %v", err)
+	}
+}
 
 func TestSGXTCBStatusMustBeAccepted(t *testing.T) {
 	r := newRig(t)
