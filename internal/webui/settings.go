@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ func (u *UI) settingsRoutes(m *http.ServeMux) {
 	m.Handle("GET /settings/tokens", u.authed(true, u.settingsTab("tokens")))
 	m.Handle("POST /settings/policy", u.authed(true, u.savePolicy))
 	m.Handle("POST /settings/pcr-priority", u.authed(true, u.savePCRPriority))
+	m.Handle("POST /settings/sgx-tcb", u.authed(true, u.saveTCBStatuses))
 	m.Handle("POST /settings/registries", u.authed(true, u.addRegistry))
 	m.Handle("POST /settings/registries/{registry_id}/delete", u.authed(true, u.deleteRegistry))
 	m.Handle("POST /settings/members", u.authed(true, u.addMember))
@@ -325,6 +327,13 @@ type settingsData struct {
 	// Roles are the roles the viewer may give (members, tokens).
 	Roles []string
 	Me    string
+	// TCB lists every SGX TCB status with whether the account accepts it.
+	TCB []tcbChoice
+}
+
+type tcbChoice struct {
+	Status   string
+	Accepted bool
 }
 
 type tokenRow struct {
@@ -368,6 +377,9 @@ func (u *UI) renderSettings(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	d := settingsData{Tab: tab, Account: acct, PCR: joinInts(acct.AzureCVMPCRPriority), NewToken: newToken,
 		Roles: rolesUpTo(s.role), Me: s.p.UserID}
+	for _, st := range account.TCBStatuses {
+		d.TCB = append(d.TCB, tcbChoice{Status: st, Accepted: slices.Contains(acct.SGXAcceptedTCBStatuses, st)})
+	}
 	switch tab {
 	case "registries":
 		if d.Registries, _, err = u.svc.Registries.List(ctx, s.account.ID, store.Page{Limit: store.MaxPageLimit}); err != nil {
@@ -435,6 +447,26 @@ func (u *UI) savePolicy(w http.ResponseWriter, r *http.Request, s *session) erro
 		return u.formFailed(w, r, s, "general", "approval_policy.required_approvals", err)
 	}
 	redirectFlash(w, r, "/settings", "Approval policy saved.")
+	return nil
+}
+
+// saveTCBStatuses sets the SGX TCB statuses the account accepts.
+func (u *UI) saveTCBStatuses(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := need(s, store.RoleManager); err != nil {
+		return u.formFailed(w, r, s, "general", "", err)
+	}
+	if err := r.ParseForm(); err != nil {
+		return err
+	}
+	statuses := r.PostForm["sgx_accepted_tcb_statuses"]
+	if _, err := u.svc.Accounts.Update(r.Context(), s.account.ID, account.Patch{TCBStatuses: statuses}); err != nil {
+		var e *errs.Error
+		if errors.As(err, &e) && e.Kind == errs.Invalid {
+			err = errs.Invalidf("sgx_accepted_tcb_statuses", "%s", e.Msg)
+		}
+		return u.formFailed(w, r, s, "general", "sgx_accepted_tcb_statuses", err)
+	}
+	redirectFlash(w, r, "/settings", "Accepted SGX TCB statuses saved.")
 	return nil
 }
 

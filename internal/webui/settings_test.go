@@ -329,6 +329,7 @@ func TestSettingsReaderSeesNoWriteControlsAndIsRefused(t *testing.T) {
 		"/settings/registries":      {"url": {"r2.example.com"}, "username": {"x"}, "password": {"y"}},
 		"/settings/policy":          {"required_approvals": {"3"}},
 		"/settings/pcr-priority":    {"azure_cvm_pcr_priority": {"22,21,20,19,18,17,16,15,14,13,12,11,10,9,8,7,6,5,4,3,2,1,0"}},
+		"/settings/sgx-tcb":         {"sgx_accepted_tcb_statuses": {"unknown"}},
 		"/settings/members":         {"email": {"x@example.com"}, "role": {"manager"}, "password": {settingsPassword}},
 		"/settings/tokens":          {"name": {"ci"}, "role": {"reader"}},
 	} {
@@ -442,6 +443,21 @@ func TestMembersAndPolicyForms(t *testing.T) {
 	a, _ := c.svc.Accounts.Get(context.Background(), c.acct.ID)
 	if a.AzureCVMPCRPriority[0] != 22 {
 		t.Fatalf("PCR priority not saved: %v", a.AzureCVMPCRPriority)
+	}
+	// SGX TCB statuses: every checked box is accepted; none is a field error.
+	if status, _ := b.post("/settings/sgx-tcb", url.Values{"sgx_accepted_tcb_statuses": {"UpToDate", "SWHardeningNeeded", "unknown"}}); status != http.StatusSeeOther {
+		t.Fatalf("TCB statuses: %d", status)
+	}
+	if a, _ := c.svc.Accounts.Get(context.Background(), c.acct.ID); strings.Join(a.SGXAcceptedTCBStatuses, ",") != "UpToDate,SWHardeningNeeded,unknown" {
+		t.Fatalf("TCB statuses not saved: %v", a.SGXAcceptedTCBStatuses)
+	}
+	if status, page := b.post("/settings/sgx-tcb", url.Values{}); status != http.StatusBadRequest {
+		t.Fatalf("no TCB status: %d", status)
+	} else {
+		pageHas(t, page, "must list at least one status")
+	}
+	if _, page := b.get("/settings"); !strings.Contains(page, `value="unknown" checked`) || strings.Contains(page, `value="OutOfDate" checked`) {
+		t.Fatal("the settings page does not show the accepted statuses")
 	}
 	if status, page := b.post("/settings/policy", url.Values{"required_approvals": {"11"}}); status != http.StatusBadRequest {
 		t.Fatalf("11 approvals: %d", status)
