@@ -20,6 +20,7 @@ import (
 	"github.com/openccm/openccm/internal/attest"
 	"github.com/openccm/openccm/internal/config"
 	"github.com/openccm/openccm/internal/platform"
+	"github.com/openccm/openccm/internal/platform/gpu"
 	"github.com/openccm/openccm/internal/platform/platformtest"
 	"github.com/openccm/openccm/internal/verifiers"
 )
@@ -106,7 +107,9 @@ func TestDevRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, out, errOut := r.dir, r.stdout, r.stderr
-	for _, want := range []string{"nitro-root.pem", "snp-roots.pem", "trust-roots.yaml", "ccm server --trust-roots " + filepath.Join(dir, "trust-roots.yaml")} {
+	serverFlags := "ccm server --trust-roots " + filepath.Join(dir, "trust-roots.yaml") + " --gpu-jwks " + filepath.Join(dir, "gpu-jwks.json")
+	for _, want := range []string{"nitro-root.pem", "snp-roots.pem", "sgx-root.pem", "azure-ak.key", "gpu-jwks.json", "trust-roots.yaml", serverFlags,
+		"--platform nitro|sev_snp|aci|sgx|azure_cvm"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -117,20 +120,22 @@ func TestDevRoots(t *testing.T) {
 	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("directory: %v, %v", st, err)
 	}
-	for _, key := range []string{platformtest.NitroRootKey, platformtest.NitroIntermediateKey, platformtest.SNPASKKey} {
+	for _, key := range []string{platformtest.NitroRootKey, platformtest.NitroIntermediateKey, platformtest.SNPASKKey,
+		platformtest.AzureAKKey, platformtest.AzureEKKey, platformtest.SGXRootKey, platformtest.SGXPCKCAKey, platformtest.SGXPCKKey,
+		platformtest.SGXTCBSigningKey, platformtest.SGXAttestationKey, platformtest.GPUKeyFile} {
 		if st, err := os.Stat(filepath.Join(dir, key)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, %v", key, st, err)
 		}
 	}
 	yaml, _ := os.ReadFile(filepath.Join(dir, "trust-roots.yaml"))
-	if !strings.Contains(string(yaml), "nitro: [nitro-root.pem]\namd: [snp-roots.pem]\n") {
+	if !strings.Contains(string(yaml), "nitro: [nitro-root.pem]\namd: [snp-roots.pem]\nintel_sgx: [sgx-root.pem]\n") {
 		t.Errorf("trust-roots.yaml:\n%s", yaml)
 	}
 	roots, err := config.LoadTrustRoots(filepath.Join(dir, "trust-roots.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(roots.Nitro) != 1 || len(roots.AMD) != 1 || roots.Nitro[0].Subject.CommonName != "openccm-test.nitro-enclaves" {
+	if len(roots.Nitro) != 1 || len(roots.AMD) != 1 || len(roots.IntelSGX) != 1 || roots.Nitro[0].Subject.CommonName != "openccm-test.nitro-enclaves" {
 		t.Errorf("trust roots = %+v", roots)
 	}
 	if _, err := verifiers.New(roots, nil); err != nil {
@@ -139,8 +144,19 @@ func TestDevRoots(t *testing.T) {
 	if _, err := platformtest.LoadNitroCA(dir); err != nil {
 		t.Error(err)
 	}
-	if _, err := platformtest.LoadSNPCA(dir); err != nil {
+	if snp, err := platformtest.LoadSNPCA(dir); err != nil {
 		t.Error(err)
+	} else if _, err := platformtest.LoadAzureCVMWith(snp, dir); err != nil {
+		t.Error(err)
+	}
+	if _, err := platformtest.LoadSGXCA(dir); err != nil {
+		t.Error(err)
+	}
+	if _, err := platformtest.LoadGPU(dir); err != nil {
+		t.Error(err)
+	}
+	if _, err := gpu.LoadJWKS(filepath.Join(dir, "gpu-jwks.json")); err != nil {
+		t.Errorf("--gpu-jwks would refuse the key set: %v", err)
 	}
 
 	// Existing roots are kept unless --force (on a copy: the other tests
@@ -360,18 +376,172 @@ func TestDevEvidenceFromNonceAndCSR(t *testing.T) {
 	}
 }
 
+func TestDevEvidenceSGXRoundTrip(t *testing.T) {
+	roots := testRoots(t)
+	trust := filepath.Join(roots, "trust-roots.yaml")
+	var binding [32]byte
+	rand.Read(binding[:])
+	bindingHex := hex.EncodeToString(binding[:])
+	mrenclave, mrsigner := hexOf("e", 62)+"01", hexOf("5", 64)
+	args := []string{"dev", "evidence", "--platform", "sgx", "--roots", roots, "--binding", bindingHex, "--mrenclave", mrenclave, "--mrsigner", mrsigner}
+
+	out := mustRun(t, append(args, "--isvprodid", "7", "--isvsvn", "65535")...)
+	var ev struct {
+		Quote      []byte
+		Collateral map[string]string
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil || len(ev.Quote) == 0 || len(ev.Collateral) != 4 {
+		t.Fatalf("evidence %.100q: %v", out, err)
+	}
+	if _, err := verifyWithBinding(t, roots, "sgx", []byte(out), binding); err != nil {
+		t.Fatalf("the server's verifier rejects it: %v", err)
+	}
+	claims, errOut, code := inspect(t, "--platform", "sgx", writeFile(t, "sgx.json", []byte(out)), "--trust-roots", trust)
+	if code != 0 || errOut != "verified: the evidence's signature chain is valid\n" {
+		t.Fatalf("inspect: exit %d, %q", code, errOut)
+	}
+	if claims["platform"] != "sgx" || claims["debug"] != false || claims["mrenclave"] != mrenclave || claims["mrsigner"] != mrsigner ||
+		claims["isvprodid"] != 7.0 || claims["isvsvn"] != 65535.0 || claims["tcb_status"] != "UpToDate" ||
+		claims["fmspc"] != "00906ed50000" || claims["report_data"] != bindingHex+hexOf("0", 64) {
+		t.Errorf("claims = %v", claims)
+	}
+
+	// Not trusted without the trust-roots file: the PCK chain ends at the fake root.
+	if _, errOut, code := inspect(t, "--platform", "sgx", writeFile(t, "sgx.json", []byte(out))); code != 1 || !strings.HasPrefix(errOut, "NOT verified: signature_invalid") {
+		t.Errorf("without the roots: exit %d, %q", code, errOut)
+	}
+
+	// The quote alone, and a debug enclave.
+	out = mustRun(t, append(args, "--no-collateral", "--debug")...)
+	if strings.Contains(out, "collateral") {
+		t.Errorf("--no-collateral: %.200s", out)
+	}
+	claims, errOut, code = inspect(t, "--platform", "sgx", writeFile(t, "debug.json", []byte(out)), "--trust-roots", trust)
+	if code != 0 || claims["debug"] != true || claims["tcb_status"] != "unknown" || claims["isvprodid"] != 0.0 || claims["isvsvn"] != 0.0 {
+		t.Errorf("--no-collateral --debug: exit %d, %q, %v", code, errOut, claims)
+	}
+}
+
+func TestDevEvidenceAzureCVMRoundTrip(t *testing.T) {
+	roots := testRoots(t)
+	trust := filepath.Join(roots, "trust-roots.yaml")
+	var binding [32]byte
+	rand.Read(binding[:])
+	bindingHex := hex.EncodeToString(binding[:])
+	pcr0, pcr7 := hexOf("3d", 32), hexOf("a1", 32)
+	args := []string{"dev", "evidence", "--platform", "azure_cvm", "--roots", roots, "--binding", bindingHex, "--pcr", "0=" + pcr0, "--pcr", "PCR7=" + strings.ToUpper(pcr7)}
+
+	out := mustRun(t, args...)
+	var ev struct {
+		Quote     []byte            `json:"quote"`
+		HCLReport []byte            `json:"hcl_report"`
+		AKPublic  []byte            `json:"ak_public"`
+		PCRs      map[string]string `json:"pcrs"`
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil || len(ev.Quote) == 0 || len(ev.HCLReport) == 0 || len(ev.AKPublic) == 0 ||
+		len(ev.PCRs) != 2 || ev.PCRs["pcr7"] != pcr7 {
+		t.Fatalf("evidence %.100q: %v", out, err)
+	}
+	if _, err := verifyWithBinding(t, roots, "azure_cvm", []byte(out), binding); err != nil {
+		t.Fatalf("the server's verifier rejects it: %v", err)
+	}
+	claims, errOut, code := inspect(t, "--platform", "azure_cvm", writeFile(t, "cvm.json", []byte(out)), "--trust-roots", trust)
+	if code != 0 || errOut != "verified: the evidence's signature chain is valid\n" {
+		t.Fatalf("inspect: exit %d, %q", code, errOut)
+	}
+	pcrs, _ := claims["pcrs"].(map[string]any)
+	extra, _ := claims["extra"].(map[string]any)
+	if claims["platform"] != "azure_cvm" || claims["debug"] != false || claims["vmpl"] != 0.0 || len(pcrs) != 2 || pcrs["0"] != pcr0 || pcrs["7"] != pcr7 ||
+		extra["quote_extra_data"] != bindingHex || extra["gpu"] != nil {
+		t.Errorf("claims = %v", claims)
+	}
+	if _, errOut, code := inspect(t, "--platform", "azure_cvm", writeFile(t, "cvm.json", []byte(out))); code != 1 || !strings.HasPrefix(errOut, "NOT verified: signature_invalid") {
+		t.Errorf("without the roots: exit %d, %q", code, errOut)
+	}
+
+	// The VM keeps its AK: the next evidence names the same one.
+	out = mustRun(t, append(args, "--debug")...)
+	var again struct {
+		AKPublic []byte `json:"ak_public"`
+	}
+	if err := json.Unmarshal([]byte(out), &again); err != nil || !bytes.Equal(again.AKPublic, ev.AKPublic) {
+		t.Errorf("a second call has another AK (%v)", err)
+	}
+	if claims, _, code := inspect(t, "--platform", "azure_cvm", writeFile(t, "debug.json", []byte(out)), "--trust-roots", trust); code != 0 || claims["debug"] != true {
+		t.Errorf("--debug: exit %d, %v", code, claims)
+	}
+}
+
+func TestDevEvidenceGPUToken(t *testing.T) {
+	roots := testRoots(t)
+	jwks, err := gpu.LoadJWKS(filepath.Join(roots, "gpu-jwks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := gpu.NewVerifier(gpu.Config{JWKS: jwks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var binding [32]byte
+	rand.Read(binding[:])
+	bindingHex := hex.EncodeToString(binding[:])
+	for _, tc := range []struct {
+		platform string
+		args     []string
+	}{
+		{"sev_snp", []string{"--measurement", hexOf("4", 96)}},
+		{"azure_cvm", []string{"--pcr", "7=" + hexOf("a", 64)}},
+	} {
+		t.Run(tc.platform, func(t *testing.T) {
+			out := mustRun(t, append([]string{"dev", "evidence", "--platform", tc.platform, "--roots", roots, "--binding", bindingHex, "--gpu"}, tc.args...)...)
+			token, ok, err := gpu.Evidence(json.RawMessage(out))
+			if err != nil || !ok {
+				t.Fatalf("no gpu.token in %.100q: %v", out, err)
+			}
+			r, err := v.Verify(context.Background(), token, binding)
+			if err != nil {
+				t.Fatalf("the token does not verify with DIR/gpu-jwks.json: %v", err)
+			}
+			if len(r.Devices) != 1 || r.Devices[0].ID != "GPU-0" {
+				t.Errorf("result = %+v", r)
+			}
+			if _, err := v.Verify(context.Background(), token, [32]byte{1}); platform.ReasonOf(err) != gpu.ReasonGPUAttestationFailed {
+				t.Errorf("for another binding: %v", err)
+			}
+			// The CPU evidence is unchanged by the gpu member.
+			if _, err := verifyWithBinding(t, roots, tc.platform, []byte(out), binding); err != nil {
+				t.Errorf("the server's verifier rejects it: %v", err)
+			}
+		})
+	}
+}
+
 func TestDevEvidenceFlagErrors(t *testing.T) {
 	roots := testRoots(t)
 	b := hexOf("1", 64)
 	pcr := hexOf("a", 96)
 	nitro := []string{"--platform", "nitro", "--roots", roots, "--binding", b}
 	snp := []string{"--platform", "sev_snp", "--roots", roots, "--binding", b}
+	sgxArgs := []string{"--platform", "sgx", "--roots", roots, "--binding", b}
+	azArgs := []string{"--platform", "azure_cvm", "--roots", roots, "--binding", b}
+	// Roots made before sgx, azure_cvm and GPU tokens: Nitro and AMD only.
+	oldRoots := t.TempDir()
+	for _, name := range []string{platformtest.NitroRootFile, platformtest.NitroRootKey, platformtest.NitroIntermediateFile,
+		platformtest.NitroIntermediateKey, platformtest.SNPARKFile, platformtest.SNPASKFile, platformtest.SNPASKKey, platformtest.SNPRootsFile} {
+		data, err := os.ReadFile(filepath.Join(roots, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(oldRoots, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"--roots", roots, "--binding", b}, "--platform is required"},
-		{[]string{"--platform", "sgx", "--roots", roots, "--binding", b}, `--platform "sgx": ccm dev makes nitro, sev_snp or aci evidence`},
+		{[]string{"--roots", roots, "--binding", b}, "--platform is required: nitro, sev_snp, aci, sgx or azure_cvm"},
+		{[]string{"--platform", "tdx", "--roots", roots, "--binding", b}, `--platform "tdx": ccm dev makes nitro, sev_snp, aci, sgx or azure_cvm evidence`},
 		{[]string{"--platform", "nitro", "--binding", b, "--pcr0", pcr, "--pcr1", pcr, "--pcr2", pcr}, "--roots is required"},
 		{[]string{"--platform", "nitro", "--roots", roots, "--pcr0", pcr, "--pcr1", pcr, "--pcr2", pcr}, "give the binding"},
 		{append(nitro, "--pcr0", pcr, "--pcr1", pcr), "--pcr2 is required for nitro evidence"},
@@ -388,6 +558,39 @@ func TestDevEvidenceFlagErrors(t *testing.T) {
 		{[]string{"--platform", "nitro", "--roots", roots, "--nonce", "AAAA"}, "must all be set"},
 		{[]string{"--platform", "nitro", "--roots", roots, "--nonce", "!!", "--csr", "x"}, `--nonce "!!" is not base64`},
 		{[]string{"--platform", "nitro", "--roots", t.TempDir(), "--binding", b, "--pcr0", pcr, "--pcr1", pcr, "--pcr2", pcr}, "loading the fake Nitro root"},
+
+		// sgx
+		{sgxArgs, "--mrenclave is required for sgx evidence (64 hex digits)"},
+		{append(sgxArgs, "--mrenclave", b), "--mrsigner is required for sgx evidence"},
+		{append(sgxArgs, "--mrenclave", b, "--mrsigner", "12"), "--mrsigner: want 64 hex digits (32 bytes)"},
+		{append(sgxArgs, "--mrenclave", b, "--mrsigner", b, "--isvsvn", "65536"), "--isvsvn 65536: want 0 to 65535"},
+		{append(sgxArgs, "--mrenclave", b, "--mrsigner", b, "--isvprodid", "-1"), "--isvprodid -1: want 0 to 65535"},
+		{append(sgxArgs, "--measurement", hexOf("1", 96)), "--measurement does not apply to sgx evidence"},
+		{append(sgxArgs, "--gpu"), "--gpu does not apply to sgx evidence"},
+		{append(sgxArgs, "--pcr", "0="+b), "--pcr does not apply to sgx evidence"},
+		{append(nitro, "--mrenclave", b), "--mrenclave does not apply to nitro evidence"},
+		{append(snp, "--no-collateral"), "--no-collateral does not apply to sev_snp evidence"},
+		{[]string{"--platform", "sgx", "--roots", t.TempDir(), "--binding", b, "--mrenclave", b, "--mrsigner", b}, "loading the fake Intel SGX PKI (ccm dev roots "},
+		{[]string{"--platform", "sgx", "--roots", oldRoots, "--binding", b, "--mrenclave", b, "--mrsigner", b},
+			"loading the fake Intel SGX PKI (made by an older ccm dev roots? ccm dev roots " + oldRoots + " --force makes a full set)"},
+
+		// azure_cvm
+		{azArgs, "--pcr N=HEX is required for azure_cvm evidence"},
+		{append(azArgs, "--pcr", "24="+b), `--pcr "24=` + b + `": want N=HEX with N from 0 to 23`},
+		{append(azArgs, "--pcr", "x"), `--pcr "x": want N=HEX`},
+		{append(azArgs, "--pcr", "07="+b), `--pcr "07=`},
+		{append(azArgs, "--pcr", "7="+b, "--pcr", "pcr7="+b), "--pcr: PCR 7 given twice"},
+		{append(azArgs, "--pcr", "7="+hexOf("a", 96)), "--pcr 7: want 64 hex digits (32 bytes)"},
+		{append(azArgs, "--pcr", "7="+b, "--vmpl", "0"), "--vmpl does not apply to azure_cvm evidence"},
+		{append(azArgs, "--pcr0", pcr), "--pcr0 does not apply to azure_cvm evidence"},
+		{append(azArgs, "--measurement", hexOf("1", 96)), "--measurement does not apply to azure_cvm evidence"},
+		{append(nitro, "--pcr", "7="+b), "--pcr does not apply to nitro evidence"},
+		{[]string{"--platform", "azure_cvm", "--roots", oldRoots, "--binding", b, "--pcr", "7=" + b}, "loading the fake Azure CVM's vTPM keys (made by an older ccm dev roots?"},
+
+		// --gpu
+		{append(nitro, "--gpu"), "--gpu does not apply to nitro evidence"},
+		{[]string{"--platform", "aci", "--roots", roots, "--binding", b, "--host-data", b, "--gpu"}, "--gpu does not apply to aci evidence"},
+		{append(snp, "--measurement", hexOf("1", 96), "--gpu", "--roots", oldRoots), "loading the fake NVIDIA key (made by an older ccm dev roots?"},
 	}
 	for _, tc := range tests {
 		out, errOut, code := runCCM(append([]string{"dev", "evidence"}, tc.args...)...)
