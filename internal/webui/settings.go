@@ -459,6 +459,9 @@ func (u *UI) saveTCBStatuses(w http.ResponseWriter, r *http.Request, s *session)
 		return err
 	}
 	statuses := r.PostForm["sgx_accepted_tcb_statuses"]
+	if len(statuses) == 0 { // an empty Patch field means "unchanged"
+		return u.formFailed(w, r, s, "general", "sgx_accepted_tcb_statuses", errs.Invalidf("sgx_accepted_tcb_statuses", "must list at least one status"))
+	}
 	if _, err := u.svc.Accounts.Update(r.Context(), s.account.ID, account.Patch{TCBStatuses: statuses}); err != nil {
 		var e *errs.Error
 		if errors.As(err, &e) && e.Kind == errs.Invalid {
