@@ -74,10 +74,9 @@ type report struct {
 	hcl   *hclReport
 	// akPublic is the ak_public key, or nil.
 	akPublic *rsa.PublicKey
-	// snpEvidence is the sev_snp evidence object for the HCL report's
-	// SEV-SNP report: what package sevsnp verifies.
-	snpEvidence []byte
-	gpu         string
+	// vcek is the DER VCEK that signed the HCL report's SEV-SNP report.
+	vcek []byte
+	gpu  string
 }
 
 // parse decodes and parses the evidence object: every structure, strictly.
@@ -122,9 +121,7 @@ func parse(b []byte) (*report, error) {
 			return nil, fmt.Errorf("ak_public: %w", err)
 		}
 	}
-	if r.snpEvidence, err = json.Marshal(snpEvidence{Report: r.hcl.snpReport, VCEK: ev.VCEK, ASK: ev.ASK, ARK: ev.ARK}); err != nil {
-		return nil, err
-	}
+	r.vcek = ev.VCEK
 	if len(ev.GPU) > 0 && !bytes.Equal(ev.GPU, []byte("null")) {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, ev.GPU); err != nil {
@@ -133,14 +130,6 @@ func parse(b []byte) (*report, error) {
 		r.gpu = buf.String()
 	}
 	return r, nil
-}
-
-// snpEvidence is the sev_snp evidence object.
-type snpEvidence struct {
-	Report []byte `json:"report"`
-	VCEK   []byte `json:"vcek"`
-	ASK    []byte `json:"ask,omitempty"`
-	ARK    []byte `json:"ark,omitempty"`
 }
 
 // parsePCRs reads the pcrs object: keys pcr0..pcr23, values SHA-256 hex (a
@@ -192,7 +181,7 @@ func (v *Verifier) Verify(ctx context.Context, raw json.RawMessage, opts platfor
 // signature by the AK; and the PCR values' digest in the quote. It returns
 // the SEV-SNP report's claims.
 func (v *Verifier) verifyChain(ctx context.Context, r *report, now time.Time) (*platform.Claims, error) {
-	snp, err := v.snp.Verify(ctx, r.snpEvidence, platform.Options{Now: now})
+	snp, err := v.snp.VerifyReport(ctx, r.hcl.snpReport, r.vcek, platform.Options{Now: now})
 	if err != nil {
 		var e *errs.Error
 		if errors.As(err, &e) {

@@ -111,7 +111,25 @@ func (v *Verifier) Verify(ctx context.Context, raw json.RawMessage, opts platfor
 	if err != nil {
 		return nil, reject(platform.ReasonMalformed, nil, "sevsnp: evidence is malformed: %v", err)
 	}
-	r, err := parseReport(ev.Report)
+	c, err := v.VerifyReport(ctx, ev.Report, ev.VCEK, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(ev.GPU) > 0 && !bytes.Equal(ev.GPU, []byte("null")) {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, ev.GPU); err == nil {
+			c.Extra["gpu"] = buf.String()
+		}
+	}
+	return c, nil
+}
+
+// VerifyReport verifies a raw 1184-byte report signed by the VCEK (DER),
+// which must chain to a trusted AMD root, as Verify does for an evidence
+// object; other verifiers that carry an SEV-SNP report inside their own
+// evidence (Azure CVM's HCL report) use it.
+func (v *Verifier) VerifyReport(ctx context.Context, report, vcekDER []byte, opts platform.Options) (*platform.Claims, error) {
+	r, err := parseReport(report)
 	if err != nil {
 		return nil, reject(platform.ReasonMalformed, nil, "sevsnp: report is malformed: %v", err)
 	}
@@ -119,7 +137,7 @@ func (v *Verifier) Verify(ctx context.Context, raw json.RawMessage, opts platfor
 	if now.IsZero() {
 		now = v.now()
 	}
-	vv, err := v.verifyChain(ctx, r, ev.VCEK, now)
+	vv, err := v.verifyChain(ctx, r, vcekDER, now)
 	if err != nil {
 		return nil, err
 	}
@@ -129,14 +147,7 @@ func (v *Verifier) Verify(ctx context.Context, raw json.RawMessage, opts platfor
 	if err := checkBinding(r, opts.Binding); err != nil {
 		return nil, err
 	}
-	c := claims(v.platform, r, vv.productLine, vv.ext.HWID)
-	if len(ev.GPU) > 0 && !bytes.Equal(ev.GPU, []byte("null")) {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, ev.GPU); err == nil {
-			c.Extra["gpu"] = buf.String()
-		}
-	}
-	return c, nil
+	return claims(v.platform, r, vv.productLine, vv.ext.HWID), nil
 }
 
 // reject is platform.Reject keeping cause as the error's (logged, never
