@@ -54,21 +54,32 @@ type GPU struct {
 // made or a token cannot be signed.
 func NewGPU(t TB) *GPU {
 	t.Helper()
+	g, err := NewGPUSigner()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	g.t = t
+	return g
+}
+
+// NewGPUSigner is NewGPU for code without a test (ccm dev): its Token
+// panics on failure, and SignToken returns errors.
+func NewGPUSigner() (*GPU, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
-		t.Fatalf("platformtest: making the GPU token key: %v", err)
+		return nil, fmt.Errorf("platformtest: making the GPU token key: %w", err)
 	}
 	other, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
-		t.Fatalf("platformtest: making the GPU token key: %v", err)
+		return nil, fmt.Errorf("platformtest: making the GPU token key: %w", err)
 	}
 	now := time.Now().UTC()
 	kid := fmt.Sprintf("nv-eat-kid-fake-%s%03d-%s", now.Format("20060102150405"), now.Nanosecond()/1e6, uuid.NewString())
 	jwks, err := gpuJWKS(key, kid, now)
 	if err != nil {
-		t.Fatalf("platformtest: %v", err)
+		return nil, fmt.Errorf("platformtest: %w", err)
 	}
-	return &GPU{t: t, key: key, kid: kid, jwks: jwks, other: other}
+	return &GPU{t: noTB{}, key: key, kid: kid, jwks: jwks, other: other}, nil
 }
 
 // JWKS returns the key set that verifies the GPU's tokens: what a server's
@@ -205,15 +216,24 @@ func GPUDeviceFails() GPUOption { return func(o *gpuToken) { o.deviceFails = tru
 // if signing fails.
 func (g *GPU) Token(binding [32]byte, opts ...GPUOption) string {
 	g.t.Helper()
+	s, err := g.SignToken(binding, opts...)
+	if err != nil {
+		g.t.Fatalf("%v", err)
+	}
+	return s
+}
+
+// SignToken is Token with failures returned rather than failing a test.
+func (g *GPU) SignToken(binding [32]byte, opts ...GPUOption) (string, error) {
 	o := gpuToken{at: time.Now(), devices: 1, result: true, sign: "es384"}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	s, err := g.token(binding, &o)
 	if err != nil {
-		g.t.Fatalf("platformtest: making a GPU token: %v", err)
+		return "", fmt.Errorf("platformtest: making a GPU token: %w", err)
 	}
-	return s
+	return s, nil
 }
 
 func (g *GPU) token(binding [32]byte, o *gpuToken) (string, error) {

@@ -17,21 +17,6 @@ const (
 	GPUKeyFile  = "gpu-nras.key"  // the fake NRAS's private key (ES384, PKCS #8), which signs them
 )
 
-// NewGPUSigner is NewGPU for code without a test (ccm dev): it makes a fake
-// NRAS with a fresh key, and returns failures as errors.
-func NewGPUSigner() (g *GPU, err error) {
-	defer catch(&err)
-	return NewGPU(noTB{}), nil
-}
-
-// SignToken is Token with failures returned rather than failing a test.
-func (g *GPU) SignToken(binding [32]byte, opts ...GPUOption) (token string, err error) {
-	defer catch(&err)
-	nt := *g
-	nt.t = noTB{}
-	return nt.Token(binding, opts...), nil
-}
-
 // Save writes the GPU's signing key (mode 0600) and its key set to dir
 // (created if missing).
 func (g *GPU) Save(dir string) error {
