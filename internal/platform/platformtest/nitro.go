@@ -300,25 +300,17 @@ func LoadNitroCA(dir string) (*NitroCA, error) {
 	return ca, nil
 }
 
-// nitroReadKey reads the P-384 private key of cert.
+// nitroReadKey reads the ECDSA private key of cert.
 func nitroReadKey(path string, cert *x509.Certificate) (*ecdsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	k, err := readKey(path, cert.PublicKey, filepath.Base(path)+"'s certificate")
 	if err != nil {
-		return nil, fmt.Errorf("platformtest: %w", err)
+		return nil, err
 	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("platformtest: %s: no PRIVATE KEY block", path)
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("platformtest: %s is not an ECDSA key", path)
 	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("platformtest: %s: %w", path, err)
-	}
-	k, ok := key.(*ecdsa.PrivateKey)
-	if !ok || !k.PublicKey.Equal(cert.PublicKey) {
-		return nil, fmt.Errorf("platformtest: %s is not the key of its certificate", path)
-	}
-	return k, nil
+	return ek, nil
 }
 
 func nitroName(cn string) pkix.Name {
